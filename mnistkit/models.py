@@ -1,0 +1,176 @@
+"""Model builders: the baseline (02), MLPs (02-05), compiled with a named optimizer.
+
+Every builder checks its arguments before building anything and raises ``ValueError`` naming the
+valid choices. Models take the raw (28, 28) images; a ``Flatten`` (MLPs) does the reshaping, so
+every model in the series eats the same arrays.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+
+import keras
+from keras import layers
+
+ACTIVATIONS = ("relu", "elu", "gelu", "selu", "silu", "leaky_relu", "tanh", "sigmoid")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw", "nadam")
+LABELS = ("sparse", "one_hot")
+INPUT_SHAPE = (28, 28)
+NUM_CLASSES = 10
+
+
+# ------------------------------------------------------------------------------ validation
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_choice(name: str, value, choices: Sequence[str]) -> str:
+    """Return ``value`` if it is one of ``choices`` (case-insensitive), else raise ValueError."""
+    if not isinstance(value, str) or value.lower() not in choices:
+        raise ValueError(f"{name}={value!r} is not valid; choose one of: {', '.join(choices)}")
+    return value.lower()
+
+
+def check_units(hidden) -> tuple[int, ...]:
+    """Hidden layer sizes: a sequence of positive integers (empty means no hidden layer)."""
+    if _is_int(hidden):
+        hidden = (hidden,)
+    if isinstance(hidden, (str, bytes)) or not isinstance(hidden, Sequence) \
+            or not all(_is_int(u) and u > 0 for u in hidden):
+        raise ValueError(f"hidden={hidden!r} is not valid; give a tuple of positive integers such as "
+                         f"(256, 128), or () for no hidden layer")
+    return tuple(int(u) for u in hidden)
+
+
+def check_fraction(name: str, value) -> float:
+    """A rate in [0, 1), such as dropout."""
+    if not _is_real(value) or not 0 <= value < 1:
+        raise ValueError(f"{name}={value!r} is not valid; use a number in [0, 1), e.g. 0.2 (0 turns it off)")
+    return float(value)
+
+
+def check_l2(value) -> float:
+    if not _is_real(value) or value < 0:
+        raise ValueError(f"l2={value!r} is not valid; use a number >= 0, e.g. 1e-4 (0 turns it off)")
+    return float(value)
+
+
+def check_learning_rate(value):
+    """A positive finite number, or a ``keras.optimizers.schedules.LearningRateSchedule``."""
+    if isinstance(value, keras.optimizers.schedules.LearningRateSchedule):
+        return value
+    if not _is_real(value) or value <= 0:
+        raise ValueError(f"learning_rate={value!r} is not valid; use a number > 0 such as 1e-3, "
+                         f"or a keras LearningRateSchedule")
+    return float(value)
+
+
+def check_flag(name: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name}={value!r} is not valid; use True or False")
+    return value
+
+
+# ------------------------------------------------------------------------------ compiling
+def make_optimizer(name: str = "adam", *, learning_rate=1e-3) -> keras.optimizers.Optimizer:
+    """A fresh optimizer by name: ``momentum`` is SGD with momentum 0.9, ``nesterov`` adds Nesterov."""
+    name = check_choice("optimizer", name, OPTIMIZERS)
+    learning_rate = check_learning_rate(learning_rate)
+    if name in ("sgd", "momentum", "nesterov"):
+        return keras.optimizers.SGD(learning_rate, momentum=0.0 if name == "sgd" else 0.9,
+                                    nesterov=name == "nesterov")
+    cls = {"rmsprop": keras.optimizers.RMSprop, "adam": keras.optimizers.Adam,
+           "adamw": keras.optimizers.AdamW, "nadam": keras.optimizers.Nadam}[name]
+    return cls(learning_rate)
+
+
+def compile_model(model: keras.Model, *, optimizer: str = "adam", learning_rate=1e-3,
+                  labels: str = "sparse") -> keras.Model:
+    """Compile for 10-class classification with accuracy.
+
+    ``labels="sparse"`` expects integer labels (``sparse_categorical_crossentropy``);
+    ``labels="one_hot"`` expects one-hot rows (``categorical_crossentropy``). Same loss, other format.
+    """
+    labels = check_choice("labels", labels, LABELS)
+    loss = "sparse_categorical_crossentropy" if labels == "sparse" else "categorical_crossentropy"
+    model.compile(optimizer=make_optimizer(optimizer, learning_rate=learning_rate), loss=loss,
+                  metrics=["accuracy"])
+    return model
+
+
+def uses_one_hot(model: keras.Model) -> bool:
+    """True when ``model`` was compiled with one-hot labels."""
+    loss = getattr(model, "loss", None)
+    return (loss if isinstance(loss, str) else getattr(loss, "name", "")) == "categorical_crossentropy"
+
+
+# ------------------------------------------------------------------------------ builders
+def build_baseline(*, optimizer: str = "adam", learning_rate=1e-3, labels: str = "sparse",
+                   seed=None) -> keras.Model:
+    """Flatten -> Dense(10, softmax): multinomial logistic regression, 7 850 weights."""
+    return build_mlp((), optimizer=optimizer, learning_rate=learning_rate, labels=labels, seed=seed,
+                     name="baseline")
+
+
+def build_mlp(hidden=(128,), *, activation: str = "relu", dropout: float = 0.0, l2: float = 0.0,
+              batch_norm: bool = False, optimizer: str = "adam", learning_rate=1e-3,
+              labels: str = "sparse", augment=None, seed=None, name: str | None = None) -> keras.Model:
+    """A multilayer perceptron on 28x28 images, compiled.
+
+    Parameters
+    ----------
+    hidden : tuple of int, default=(128,)
+        Units per hidden layer; ``()`` gives the baseline.
+    activation : str, default="relu"
+        One of ``ACTIVATIONS``.
+    dropout : float, default=0.0
+        Dropout rate after each hidden layer, in [0, 1).
+    l2 : float, default=0.0
+        L2 penalty on every Dense kernel.
+    batch_norm : bool, default=False
+        BatchNormalization between each Dense and its activation.
+    optimizer, learning_rate, labels
+        See ``compile_model`` and ``make_optimizer``.
+    augment : keras.Layer, optional
+        A preprocessing block (e.g. ``augmentation()``) applied to images during training only.
+    seed : int, optional
+        Seeds weight initialisation (``keras.utils.set_random_seed``) when given.
+    """
+    hidden = check_units(hidden)
+    activation = check_choice("activation", activation, ACTIVATIONS)
+    dropout, l2 = check_fraction("dropout", dropout), check_l2(l2)
+    check_flag("batch_norm", batch_norm)
+    _check_compile_args(optimizer, learning_rate, labels)
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    regularizer = keras.regularizers.L2(l2) if l2 else None
+    inputs = keras.Input(INPUT_SHAPE, name="image")
+    x = augment(inputs) if augment is not None else inputs
+    x = layers.Flatten(name="flatten")(x)
+    for i, units in enumerate(hidden, start=1):
+        x = layers.Dense(units, kernel_regularizer=regularizer, use_bias=not batch_norm, name=f"dense_{i}")(x)
+        if batch_norm:
+            x = layers.BatchNormalization(name=f"bn_{i}")(x)
+        x = layers.Activation(activation, name=f"{activation}_{i}")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name=f"dropout_{i}")(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", kernel_regularizer=regularizer, name="softmax")(x)
+    model = keras.Model(inputs, outputs, name=name or mlp_name(hidden, activation=activation))
+    return compile_model(model, optimizer=optimizer, learning_rate=learning_rate, labels=labels)
+
+
+def _check_compile_args(optimizer, learning_rate, labels) -> None:
+    """Validate compile arguments up front, so a typo fails before any layer is built."""
+    check_choice("optimizer", optimizer, OPTIMIZERS)
+    check_learning_rate(learning_rate)
+    check_choice("labels", labels, LABELS)
+
+
+def mlp_name(hidden, *, activation: str = "relu") -> str:
+    """``mlp-256-128-relu``; ``baseline`` for no hidden layer."""
+    return "baseline" if not hidden else "mlp-" + "-".join(map(str, hidden)) + f"-{activation}"

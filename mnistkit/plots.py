@@ -1,0 +1,166 @@
+"""Figures the notebooks show. Each function returns a matplotlib Figure and draws nothing globally.
+
+Figures are made with ``matplotlib.figure.Figure`` (not pyplot), so Jupyter shows each once when a
+cell ends with it, and nothing piles up in pyplot's figure list. Pass ``ax=`` to draw into your own
+axes. Plots take arrays and predictions; they never call ``model.predict``.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+DIGITS = tuple(range(10))
+
+
+def _figure(nrows=1, ncols=1, *, size=(6, 4), ax=None, **kw):
+    """Axes to draw on: the caller's ``ax`` (and its figure), or a new figure's grid."""
+    if ax is not None:
+        axes = np.atleast_1d(np.asarray(ax, dtype=object))
+        return axes[0].figure, axes
+    fig = Figure(figsize=size, layout="constrained")
+    return fig, np.atleast_1d(np.asarray(fig.subplots(nrows, ncols, squeeze=False, **kw), dtype=object)).ravel()
+
+
+def _show_images(axes, images, titles=None, *, cmap="gray_r", vmin=None, vmax=None):
+    for i, ax in enumerate(axes):
+        ax.set_axis_off()
+        if i < len(images):
+            ax.imshow(images[i], cmap=cmap, vmin=vmin, vmax=vmax)
+            if titles is not None:
+                ax.set_title(titles[i], fontsize=8)
+
+
+def plot_images(images, *, titles=None, ncols=10, cmap="gray_r", size_per_image=1.0, suptitle=None) -> Figure:
+    """A grid of 2-d images (digits, mean digits, filters) with optional titles."""
+    images = np.asarray(images)
+    nrows = max(1, int(np.ceil(len(images) / ncols)))
+    fig, axes = _figure(nrows, ncols, size=(ncols * size_per_image, nrows * size_per_image * 1.15))
+    _show_images(axes, images, titles, cmap=cmap)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
+
+
+def plot_digit_grid(images, labels, *, per_class=10, seed=None) -> Figure:
+    """One row per digit 0-9 with ``per_class`` random examples of it."""
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(labels)
+    picks = [rng.choice(np.flatnonzero(labels == d), per_class, replace=False) for d in DIGITS]
+    fig, axes = _figure(10, per_class, size=(per_class * 0.8, 10 * 0.8))
+    _show_images(axes, np.asarray(images)[np.concatenate(picks)])
+    for d in DIGITS:
+        axes[d * per_class].set_axis_on()
+        axes[d * per_class].set(xticks=[], yticks=[], ylabel=str(d))
+    return fig
+
+
+def plot_class_balance(y_train, y_test, *, ax=None) -> Figure:
+    """Share of each digit in the training and test sets, side by side."""
+    fig, (ax,) = _figure(size=(7, 3.5), ax=ax)
+    width = 0.4
+    for offset, (label, y) in zip((-width / 2, width / 2), (("train", y_train), ("test", y_test))):
+        share = np.bincount(np.asarray(y), minlength=10) / len(y)
+        ax.bar(np.arange(10) + offset, share * 100, width, label=f"{label} ({len(y):,})")
+    ax.set(xticks=range(10), xlabel="digit", ylabel="% of images", title="Class balance")
+    ax.axhline(10, color="gray", lw=0.8, ls=":")
+    ax.legend()
+    return fig
+
+
+def plot_pixel_histogram(images, *, bins=52, ax=None) -> Figure:
+    """Histogram of pixel intensities (log y): most pixels are 0, most of the rest near 255."""
+    fig, (ax,) = _figure(size=(6, 3.5), ax=ax)
+    ax.hist(np.asarray(images).ravel(), bins=bins, color="tab:blue")
+    ax.set(yscale="log", xlabel="pixel value", ylabel="pixels (log scale)", title="Pixel intensities")
+    return fig
+
+
+def plot_image(image, *, title=None, cmap="viridis", colorbar=True, ax=None) -> Figure:
+    """One 2-d array as an image (a variance map, a mean digit, a saliency map)."""
+    fig, (ax,) = _figure(size=(4, 3.5), ax=ax)
+    shown = ax.imshow(np.asarray(image), cmap=cmap)
+    ax.set(xticks=[], yticks=[], title=title or "")
+    if colorbar:
+        fig.colorbar(shown, ax=ax, shrink=0.85)
+    return fig
+
+
+def _histories(runs) -> dict:
+    """name -> history dict, from a Run, a keras History, a dict of them, or a sequence of Runs."""
+    if isinstance(runs, Mapping) and not all(isinstance(v, list) for v in runs.values()):
+        return {name: _history_of(r) for name, r in runs.items()}
+    if isinstance(runs, Sequence) and not isinstance(runs, (str, Mapping)):
+        return {getattr(r, "name", str(i)): _history_of(r) for i, r in enumerate(runs)}
+    return {getattr(runs, "name", "run"): _history_of(runs)}
+
+
+def _history_of(run) -> dict:
+    history = getattr(run, "history", run)
+    return getattr(history, "history", history)
+
+
+def plot_history(runs, *, metrics=("loss", "accuracy"), ax=None) -> Figure:
+    """Plot training and validation curves for one run or several.
+
+    Parameters
+    ----------
+    runs : Run, keras History, history dict, sequence of Runs, or dict of name -> Run/History
+    metrics : tuple of str, default=("loss", "accuracy")
+        ``val_<metric>`` is drawn dashed when present.
+    ax : sequence of matplotlib Axes, optional
+        One per metric; created when None.
+    """
+    if isinstance(metrics, str):
+        metrics = (metrics,)
+    histories = _histories(runs)
+    fig, axes = _figure(1, len(metrics), size=(5 * len(metrics), 3.6), ax=ax)
+    colors = [f"C{i % 10}" for i in range(len(histories))]
+    for ax_, metric in zip(axes, metrics):
+        for color, (name, hist) in zip(colors, histories.items()):
+            epochs = np.arange(1, len(hist[metric]) + 1)
+            ax_.plot(epochs, hist[metric], color=color, label=f"{name} train")
+            if f"val_{metric}" in hist:
+                ax_.plot(epochs, hist[f"val_{metric}"], color=color, ls="--", label=f"{name} val")
+        ax_.set(xlabel="epoch", ylabel=metric, title=metric)
+    axes[0].legend(fontsize=8)
+    return fig
+
+
+def plot_confusion_matrix(y_true, y_pred, *, normalize=None, ax=None) -> Figure:
+    """The confusion matrix (scikit-learn's ``ConfusionMatrixDisplay``); ``normalize`` as in sklearn."""
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    fig, (ax,) = _figure(size=(6.5, 5.5), ax=ax)
+    ConfusionMatrixDisplay.from_predictions(y_true, y_pred, labels=list(DIGITS), normalize=normalize, ax=ax,
+                                            colorbar=False, values_format=".2f" if normalize else "d")
+    ax.set_title("Confusion matrix (rows: true digit)")
+    return fig
+
+
+def plot_mistakes(images, y_true, proba, *, n=20, order="confident", seed=None, ncols=10) -> Figure:
+    """Misclassified images titled ``true → predicted (confidence)``.
+
+    Parameters
+    ----------
+    images : array (n, 28, 28)
+    y_true : array of int
+    proba : array (n, 10)
+        Predicted class probabilities (``model.predict(x)``).
+    order : {"confident", "random"}, default="confident"
+        ``"confident"`` shows the mistakes the model was surest of first; ``"random"`` a seeded sample.
+    """
+    if order not in ("confident", "random"):
+        raise ValueError(f"order={order!r} is not valid; choose one of: confident, random")
+    proba, y_true = np.asarray(proba), np.asarray(y_true)
+    y_pred, confidence = proba.argmax(1), proba.max(1)
+    wrong = np.flatnonzero(y_pred != y_true)
+    if order == "confident":
+        wrong = wrong[np.argsort(-confidence[wrong], kind="stable")]
+    else:
+        wrong = np.random.default_rng(seed).permutation(wrong)
+    wrong = wrong[:n]
+    titles = [f"{y_true[i]}→{y_pred[i]} ({confidence[i]:.0%})" for i in wrong]
+    return plot_images(np.asarray(images)[wrong], titles=titles, ncols=min(ncols, max(len(wrong), 1)),
+                       suptitle=f"{len(wrong)} of {int((y_pred != y_true).sum())} mistakes (true→predicted)")

@@ -1,0 +1,52 @@
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from mnistkit import plots
+
+RNG = np.random.default_rng(0)
+X = RNG.integers(0, 256, (60, 28, 28), dtype=np.uint8)
+Y = np.tile(np.arange(10), 6)
+PROBA = RNG.dirichlet(np.ones(10), size=60)
+
+
+@pytest.mark.parametrize("draw", [
+    lambda: plots.plot_digit_grid(X, Y, per_class=3, seed=0),
+    lambda: plots.plot_class_balance(Y, Y[:20]),
+    lambda: plots.plot_pixel_histogram(X),
+    lambda: plots.plot_image(X.var(axis=0), title="variance"),
+    lambda: plots.plot_images(X[:12], titles=[str(i) for i in range(12)], ncols=6),
+    lambda: plots.plot_history({"loss": [1.0, 0.5], "val_loss": [1.1, 0.7], "accuracy": [0.5, 0.7]}),
+    lambda: plots.plot_history({"a": {"loss": [1, 0.5], "accuracy": [0.2, 0.4]},
+                                "b": {"loss": [2, 1.0], "accuracy": [0.1, 0.3]}}),
+    lambda: plots.plot_confusion_matrix(Y, PROBA.argmax(1)),
+    lambda: plots.plot_confusion_matrix(Y, PROBA.argmax(1), normalize="true"),
+    lambda: plots.plot_mistakes(X, Y, PROBA, n=8),
+    lambda: plots.plot_mistakes(X, Y, PROBA, n=8, order="random", seed=1),
+], ids=["grid", "balance", "pixels", "image", "images", "history", "histories", "cm", "cm-norm",
+        "mistakes", "mistakes-random"])
+def test_plot_functions_return_a_figure_and_leave_pyplot_alone(draw):
+    import matplotlib.pyplot as plt
+    before = plt.get_fignums()
+    fig = draw()
+    assert isinstance(fig, Figure) and fig.axes
+    assert plt.get_fignums() == before
+
+
+def test_plot_draws_into_given_axes():
+    fig = Figure()
+    ax = fig.subplots()
+    assert plots.plot_class_balance(Y, Y, ax=ax) is fig
+
+
+def test_most_confident_mistakes_come_first():
+    proba = np.full((4, 10), 0.01)
+    proba[0, 3], proba[1, 4], proba[2, 2], proba[3, 5] = 0.5, 0.9, 0.9, 0.7   # rows 0, 1, 3 are wrong
+    fig = plots.plot_mistakes(X[:4], np.array([0, 1, 2, 3]), proba, n=3)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["1→4 (90%)", "3→5 (70%)", "0→3 (50%)"]
+
+
+def test_unknown_order_is_rejected():
+    with pytest.raises(ValueError, match="confident, random"):
+        plots.plot_mistakes(X, Y, PROBA, order="worst")

@@ -1,0 +1,61 @@
+import json
+import subprocess
+import sys
+import textwrap
+
+import pandas as pd
+import pytest
+
+from mnistkit import results
+
+
+def test_records_round_trip_and_leaderboard_sorts_by_validation(tmp_path):
+    log = tmp_path / "experiments.jsonl"
+    results.append_record({"notebook": "02_baseline", "name": "a", "val_accuracy": 0.91, "test_accuracy": 0.99}, path=log)
+    results.append_record({"notebook": "03_architectures", "name": "b", "val_accuracy": 0.97, "test_accuracy": 0.90}, path=log)
+    results.append_record({"notebook": "02_baseline", "name": "c", "val_accuracy": 0.95, "config": {"lr": 1e-3}}, path=log)
+    board = results.leaderboard(path=log)
+    assert list(board["name"]) == ["b", "c", "a"]  # validation decides, not test
+    assert list(board.columns[:4]) == ["notebook", "name", "val_accuracy", "test_accuracy"]
+    assert list(results.leaderboard(path=log, notebook="02")["name"]) == ["c", "a"]
+    assert results.read_records(log)[2]["config"] == {"lr": 1e-3} and "time" in results.read_records(log)[0]
+
+
+def test_empty_log_gives_an_empty_frame(tmp_path):
+    board = results.leaderboard(path=tmp_path / "none.jsonl")
+    assert isinstance(board, pd.DataFrame) and board.empty and "val_accuracy" in board.columns
+
+
+def test_bad_sort_column_names_the_valid_ones(tmp_path):
+    log = tmp_path / "e.jsonl"
+    results.append_record({"name": "a", "val_accuracy": 0.9}, path=log)
+    with pytest.raises(ValueError, match="choose one of"):
+        results.leaderboard(path=log, sort_by="speed")
+
+
+def test_truncated_last_line_costs_only_that_line(tmp_path):
+    log = tmp_path / "e.jsonl"
+    results.append_record({"name": "first", "val_accuracy": 0.9}, path=log)
+    whole = json.dumps({"name": "killed", "val_accuracy": 0.8})
+    with open(log, "a") as f:
+        f.write(whole[: len(whole) // 2])  # a writer killed mid-line: no newline
+    results.append_record({"name": "after", "val_accuracy": 0.95}, path=log)
+    assert [r["name"] for r in results.read_records(log)] == ["first", "after"]
+
+
+WRITER = textwrap.dedent("""
+    import sys
+    from mnistkit import results
+    who, n, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    for i in range(n):
+        results.append_record({"name": f"{who}-{i}", "val_accuracy": i / n, "pad": "x" * 3000}, path=path)
+""")
+
+
+def test_two_processes_appending_at_once_lose_nothing(tmp_path):
+    log, n = tmp_path / "e.jsonl", 300
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, who, str(n), str(log)]) for who in ("a", "b")]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    names = [r["name"] for r in results.read_records(log)]
+    assert len(names) == 2 * n and set(names) == {f"{w}-{i}" for w in "ab" for i in range(n)}
+    assert len(log.read_text().splitlines()) == 2 * n

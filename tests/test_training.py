@@ -1,0 +1,80 @@
+import keras
+import numpy as np
+import pytest
+
+from mnistkit import data, models, results, training
+
+
+def tiny_splits(n=600, seed=0):
+    """Learnable synthetic digits: class d lights up row block d."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 10, n).astype(np.uint8)
+    x = rng.random((n, 28, 28), dtype=np.float32) * 0.3
+    for i, d in enumerate(y):
+        x[i, d * 2: d * 2 + 3, :] += 0.7
+    return data.Splits(x[:400], y[:400], x[400:500], y[400:500], x[500:], y[500:], source="synthetic")
+
+
+def fit(tmp_path, seed=3, **kw):
+    training.set_seed(seed)
+    model = models.build_mlp((16,), seed=seed, dropout=0.1)
+    kw = {"verbose": 0, **kw}
+    return training.train(model, tiny_splits(), name="tiny", notebook="test", epochs=3, batch_size=32,
+                          seed=seed, artifacts=tmp_path, **kw)
+
+
+def test_same_seed_twice_gives_identical_results(tmp_path):
+    first, second = fit(tmp_path), fit(tmp_path)
+    assert first.test_accuracy == second.test_accuracy and first.val_loss == second.val_loss
+    assert first.history == second.history
+    assert all(np.array_equal(a, b) for a, b in zip(first.model.get_weights(), second.model.get_weights()))
+
+
+def test_run_carries_metrics_checkpoint_and_log_record(tmp_path):
+    run = fit(tmp_path)
+    assert run.test_accuracy > 0.5 and run.params == 784 * 16 + 16 + 16 * 10 + 10
+    assert run.epochs == len(run.history["loss"]) == 3 and 1 <= run.best_epoch <= 3
+    assert run.checkpoint.exists() and run.checkpoint.suffix == ".keras"
+    reloaded = keras.saving.load_model(run.checkpoint)
+    assert reloaded.count_params() == run.params
+    record = results.read_records(tmp_path / results.LOG_NAME)[-1]
+    assert record["name"] == "tiny" and record["notebook"] == "test" and record["test_accuracy"] == run.test_accuracy
+    assert record["config"]["batch_size"] == 32 and record["config"]["optimizer"] == "adam"
+    assert "Run('tiny', params=12,730" in repr(run)
+
+
+def test_one_hot_models_get_one_hot_targets(tmp_path):
+    model = models.build_mlp((8,), labels="one_hot", seed=0)
+    run = training.train(model, tiny_splits(), name="onehot", epochs=1, artifacts=tmp_path, verbose=0, log=False)
+    assert 0 <= run.test_accuracy <= 1
+    assert not (tmp_path / results.LOG_NAME).exists()
+
+
+def test_early_stopping_restores_the_best_epoch(tmp_path):
+    model = models.build_mlp((8,), learning_rate=0.5, optimizer="sgd", seed=0)  # noisy on purpose
+    run = training.train(model, tiny_splits(), name="es", epochs=8, patience=1, batch_size=16,
+                         artifacts=tmp_path, verbose=0, log=False)
+    assert run.val_loss == pytest.approx(min(run.history["val_loss"]), rel=1e-5)
+
+
+def test_one_line_an_epoch(tmp_path, capsys):
+    fit(tmp_path, verbose=1)
+    lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("epoch")]
+    assert len(lines) == 3 and "val_accuracy" in lines[0] and lines[0].endswith(" s")
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"epochs": 0}, "epochs=0"), ({"batch_size": 2.5}, "batch_size"), ({"patience": -1}, "patience"),
+    ({"monitor": "val_auc"}, "val_loss, val_accuracy"), ({"name": ""}, "name"), ({"verbose": 2}, "verbose"),
+])
+def test_bad_train_arguments_raise_before_fitting(kwargs, message, tmp_path):
+    model = models.build_mlp((8,), seed=0)
+    args = {"name": "x", **kwargs}
+    with pytest.raises(ValueError, match=message):
+        training.train(model, tiny_splits(), artifacts=tmp_path, **args)
+    assert not tmp_path.joinpath("checkpoints").exists()
+
+
+def test_set_seed_rejects_non_integers():
+    with pytest.raises(ValueError, match="non-negative integer"):
+        training.set_seed("42")

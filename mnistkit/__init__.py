@@ -6,12 +6,38 @@ Submodules load on first use (``import mnistkit as mk; mk.data.load_mnist()``), 
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 
 __version__ = "0.1.0"
-__all__ = ["config", "data", "evaluate", "models", "plots", "results", "training", "tuning"]
+__all__ = ["config", "data", "evaluate", "machine", "models", "plots", "results", "training", "tuning"]
 
 
 def __getattr__(name: str):
     if name in __all__:
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'mnistkit' has no attribute {name!r}")
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow with file descriptor 2 pointed at /dev/null for the duration.
+
+    TensorFlow's C++ start-up lines (oneDNN, CUDA stubs) ignore TF_CPP_MIN_LOG_LEVEL and would land in
+    every notebook's first cell as stderr. Python errors still raise as usual once stderr is back.
+    Does nothing when TensorFlow is already imported.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+if "ipykernel" in sys.modules:  # in a notebook: TensorFlow's start-up lines would clutter the first cell
+    import_tensorflow_quietly()

@@ -1,6 +1,7 @@
 """Command line: ``python -m mnistkit fetch``.
 
 fetch          fetch and verify MNIST into the cache, showing each source tried; one summary line.
+leaderboard    print every logged run of the active profile, best validation accuracy first.
 run-notebooks  execute every numbered notebook in place, top to bottom in a fresh kernel, printing
                each one's wall time and stopping at the first that fails.
 """
@@ -51,12 +52,26 @@ def _run_notebooks(args) -> int:
     return 0
 
 
+def _leaderboard(args) -> int:
+    import pandas as pd
+
+    from . import results
+
+    board = results.leaderboard(notebook=args.notebook)
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(board.to_string(index=False) if not board.empty else f"no runs logged yet in {results.log_path()}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mnistkit", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     fetch = sub.add_parser("fetch", help="fetch and verify MNIST into the cache")
     fetch.add_argument("--path", help="an mnist.npz or a folder with the four IDX files (default: MNISTKIT_DATA)")
     fetch.set_defaults(func=_fetch)
+    board = sub.add_parser("leaderboard", help="print the logged runs, best validation accuracy first")
+    board.add_argument("--notebook", help="only runs from this notebook (or name prefix such as 02)")
+    board.set_defaults(func=_leaderboard)
     run = sub.add_parser("run-notebooks", help="execute the numbered notebooks in place")
     run.add_argument("folder", nargs="?", default="notebooks")
     run.set_defaults(func=_run_notebooks)

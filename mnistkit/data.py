@@ -267,6 +267,9 @@ def _from_keras_cache(w: _Where):
 
 
 def _keras_get_file(origin: str, file_hash: str, folder: Path) -> Path:
+    from . import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
     import keras  # imported here: only this source needs it
 
     return Path(keras.utils.get_file(NPZ_NAME, origin=origin, file_hash=file_hash,

@@ -10,7 +10,10 @@ import math
 import numbers
 from collections.abc import Sequence
 
-import keras
+from . import import_tensorflow_quietly
+
+import_tensorflow_quietly()
+import keras  # noqa: E402
 from keras import layers
 
 ACTIVATIONS = ("relu", "elu", "gelu", "selu", "silu", "leaky_relu", "tanh", "sigmoid")

@@ -26,8 +26,7 @@ except ImportError:  # pragma: no cover
     fcntl = None
 
 LOG_NAME = "experiments.jsonl"
-COLUMNS = ("notebook", "name", "val_accuracy", "test_accuracy", "val_loss", "test_loss", "params",
-           "epochs", "seconds", "seed", "profile", "time")
+COLUMNS = ("notebook", "name", "val_accuracy", "test_accuracy", "params", "epochs", "seconds", "seed")
 
 
 def log_path(artifacts: str | Path | None = None) -> Path:
@@ -87,7 +86,7 @@ def read_records(path: str | Path | None = None) -> list[dict]:
     return records
 
 
-def leaderboard(*, notebook=None, path: str | Path | None = None, columns=COLUMNS,
+def leaderboard(*, notebook=None, path: str | Path | None = None, columns=COLUMNS, details: bool = False,
                 sort_by: str = "val_accuracy") -> pd.DataFrame:
     """Every logged run as a DataFrame, best validation accuracy first.
 
@@ -98,7 +97,9 @@ def leaderboard(*, notebook=None, path: str | Path | None = None, columns=COLUMN
     path : str or Path, optional
         The log; default the active profile's.
     columns : sequence of str, default=COLUMNS
-        Columns to show first; the rest (e.g. ``config``) follow.
+        Columns to show, in order.
+    details : bool, default=False
+        Also show every other logged field (losses, profile, time, checkpoint, config).
     sort_by : str, default="val_accuracy"
         Runs are chosen on the validation split, never the test set.
     """
@@ -108,9 +109,9 @@ def leaderboard(*, notebook=None, path: str | Path | None = None, columns=COLUMN
     if notebook is not None:
         wanted = (notebook,) if isinstance(notebook, str) else tuple(notebook)
         frame = frame[frame["notebook"].astype(str).str.startswith(wanted)]
-    first = [c for c in columns if c in frame.columns]
-    frame = frame[first + [c for c in frame.columns if c not in first]]
     if sort_by not in frame.columns:
         raise ValueError(f"sort_by={sort_by!r} is not a column; choose one of: {', '.join(frame.columns)}")
+    first = [c for c in columns if c in frame.columns]
+    frame = frame[first + ([c for c in frame.columns if c not in first] if details else [])]
     return frame.sort_values(sort_by, ascending=not sort_by.endswith("accuracy"), kind="stable",
                              na_position="last").reset_index(drop=True)

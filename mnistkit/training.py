@@ -11,7 +11,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import keras
+from . import import_tensorflow_quietly
+
+import_tensorflow_quietly()
+import keras  # noqa: E402
 import numpy as np
 
 from . import config, results

@@ -34,3 +34,11 @@ def test_data_locations_follow_the_environment(monkeypatch, tmp_path):
     assert config.cache_dir() == tmp_path / "c"
     assert config.keras_cache_dir() == tmp_path / "k" / "datasets"
     assert config.data_path() == tmp_path / "mnist.npz"
+
+
+def test_machine_description_names_cpu_and_cores():
+    import time
+    from mnistkit import machine
+    text = machine.describe()
+    assert f"{machine.cores()} cores" in text and ("no GPU" in text or "GPU:" in text)
+    assert machine.footer(time.perf_counter(), profile="quick").startswith("Wall time: 0 s in the quick profile on ")

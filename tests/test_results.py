@@ -19,6 +19,7 @@ def test_records_round_trip_and_leaderboard_sorts_by_validation(tmp_path):
     assert list(board.columns[:4]) == ["notebook", "name", "val_accuracy", "test_accuracy"]
     assert list(results.leaderboard(path=log, notebook="02")["name"]) == ["c", "a"]
     assert results.read_records(log)[2]["config"] == {"lr": 1e-3} and "time" in results.read_records(log)[0]
+    assert "config" not in board.columns and "config" in results.leaderboard(path=log, details=True).columns
 
 
 def test_empty_log_gives_an_empty_frame(tmp_path):

@@ -167,6 +167,27 @@ def build_mlp(hidden=(128,), *, activation: str = "relu", dropout: float = 0.0, 
     return compile_model(model, optimizer=optimizer, learning_rate=learning_rate, labels=labels)
 
 
+def augmentation(*, shift: float = 0.1, rotation: float = 0.05, seed=None) -> keras.Sequential:
+    """Random small shifts and rotations of 28x28 images, active only while training (05, 07).
+
+    Parameters
+    ----------
+    shift : float, default=0.1
+        Largest shift as a fraction of the image side (0.1 is about 3 pixels).
+    rotation : float, default=0.05
+        Largest rotation as a fraction of a full turn (0.05 is 18 degrees).
+    """
+    for label, value in (("shift", shift), ("rotation", rotation)):
+        if not _is_real(value) or not 0 <= value <= 0.5:
+            raise ValueError(f"{label}={value!r} is not valid; use a number in [0, 0.5], e.g. 0.1")
+    return keras.Sequential([
+        layers.Reshape((*INPUT_SHAPE, 1)),
+        layers.RandomRotation(rotation, fill_mode="constant", seed=seed),
+        layers.RandomTranslation(shift, shift, fill_mode="constant", seed=seed),
+        layers.Reshape(INPUT_SHAPE),
+    ], name="augment")
+
+
 def _check_compile_args(optimizer, learning_rate, labels) -> None:
     """Validate compile arguments up front, so a typo fails before any layer is built."""
     check_choice("optimizer", optimizer, OPTIMIZERS)

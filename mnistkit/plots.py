@@ -164,3 +164,38 @@ def plot_mistakes(images, y_true, proba, *, n=20, order="confident", seed=None, 
     titles = [f"{y_true[i]}→{y_pred[i]} ({confidence[i]:.0%})" for i in wrong]
     return plot_images(np.asarray(images)[wrong], titles=titles, ncols=min(ncols, max(len(wrong), 1)),
                        suptitle=f"{len(wrong)} of {int((y_pred != y_true).sum())} mistakes (true→predicted)")
+
+
+def plot_lr_range(frame, *, ax=None) -> Figure:
+    """The LR range test: loss against learning rate (log x), with the suggested rate marked."""
+    fig, (ax,) = _figure(size=(6, 3.8), ax=ax)
+    ax.plot(frame["lr"], frame["loss"], color="lightgray", lw=0.8, label="batch loss")
+    ax.plot(frame["lr"], frame["smoothed"], color="C0", label="smoothed")
+    suggested = frame.attrs.get("suggested_lr")
+    if suggested:
+        ax.axvline(suggested, color="C3", ls="--", label=f"suggested {suggested:.1e}")
+    top = float(np.nanpercentile(frame["smoothed"], 95)) * 1.2
+    ax.set(xscale="log", xlabel="learning rate", ylabel="loss", ylim=(0, top), title="Learning-rate range test")
+    ax.legend()
+    return fig
+
+
+def plot_accuracy_vs_params(table, *, x="params", y="val_accuracy", label=None, logx=True, ax=None) -> Figure:
+    """Scatter of accuracy against model size (or seconds), one labelled point per row of ``table``."""
+    fig, (ax,) = _figure(size=(6.5, 4.2), ax=ax)
+    names = table.index if label is None else table[label]
+    ax.scatter(table[x], table[y], color="C0")
+    for name, xv, yv in zip(names, table[x], table[y]):
+        ax.annotate(str(name), (xv, yv), textcoords="offset points", xytext=(4, 3), fontsize=8)
+    ax.set(xscale="log" if logx else "linear", xlabel=x, ylabel=y, title=f"{y} vs {x}")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def plot_bars(series, *, xlabel="", ylabel="", title="", logy=False, ax=None) -> Figure:
+    """A labelled bar chart of a pandas Series (per-layer statistics, seconds per setting…)."""
+    fig, (ax,) = _figure(size=(6.5, 3.6), ax=ax)
+    ax.bar([str(i) for i in series.index], series.values, color="C0")
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title, yscale="log" if logy else "linear")
+    ax.tick_params(axis="x", labelrotation=30)
+    return fig

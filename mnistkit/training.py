@@ -202,3 +202,125 @@ def _describe(model: keras.Model, batch_size: int, train_size: int) -> dict:
         lr = type(opt.learning_rate).__name__
     return {"optimizer": type(opt).__name__.lower(), "learning_rate": lr, "batch_size": batch_size,
             "train_size": train_size, "model": model.name}
+
+
+# ---------------------------------------------------------------------------------- sweeps
+TRAIN_OPTIONS = ("epochs", "batch_size", "patience", "monitor", "callbacks")
+
+
+class Sweep(dict):
+    """label -> Run for one recipe trained with several settings (03-05), plus a results table."""
+
+    def table(self, *, test: bool = False) -> "pd.DataFrame":
+        """One row a run: size, epochs, time, training and validation accuracy at the best epoch.
+
+        ``test=True`` adds test accuracy; leave it off while choosing, and report only the winner's."""
+        import pandas as pd
+
+        rows = []
+        for label, run in self.items():
+            best = run.best_epoch - 1
+            rows.append({"setting": label, "params": run.params, "epochs": run.epochs, "best_epoch": run.best_epoch,
+                         "seconds": run.seconds, "s/epoch": round(run.seconds_per_epoch, 2),
+                         "train_accuracy": round(run.history["accuracy"][best], 4),
+                         "val_accuracy": round(run.val_accuracy, 4), "val_loss": round(run.val_loss, 4),
+                         **({"test_accuracy": round(run.test_accuracy, 4)} if test else {})})
+        return pd.DataFrame(rows).set_index("setting")
+
+    def best(self) -> Run:
+        """The run with the highest validation accuracy (never chosen on the test set)."""
+        return max(self.values(), key=lambda run: run.val_accuracy)
+
+    def __repr__(self) -> str:
+        best = self.best() if self else None
+        return f"Sweep({len(self)} runs" + (f", best {best.name!r} val_accuracy={best.val_accuracy:.4f})" if best else ")")
+
+
+def sweep(build, data: Splits, settings: dict, *, name: str, notebook: str | None = None, seed: int | None = None,
+          progress: bool = True, **train_options) -> Sweep:
+    """Train the recipe ``build`` once per setting and log every run.
+
+    Parameters
+    ----------
+    build : callable
+        A builder such as ``mnistkit.models.build_mlp``; called with a setting's model options and ``seed``.
+    data : Splits
+    settings : dict of label -> dict
+        Options per run. ``epochs``, ``batch_size``, ``patience``, ``monitor`` and ``callbacks`` go to
+        ``train``; everything else to ``build``. Every model is built (and so every option checked)
+        before the first one trains.
+    name : str
+        Prefix of the runs' names: run ``label`` is logged as ``f"{name}-{label}"``.
+    progress : bool, default=True
+        Print one line as each run ends.
+    **train_options
+        Defaults for ``train`` shared by every run (``epochs=20``, ``batch_size=256``…).
+    """
+    if not isinstance(settings, dict) or not settings or not all(isinstance(v, dict) for v in settings.values()):
+        raise ValueError("settings must be a non-empty dict of label -> dict of options, e.g. {'64': {'hidden': (64,)}}")
+    models = {label: build(**{k: v for k, v in opts.items() if k not in TRAIN_OPTIONS}, seed=seed)
+              for label, opts in settings.items()}
+    runs = Sweep()
+    for label, opts in settings.items():
+        fit = {**train_options, **{k: v for k, v in opts.items() if k in TRAIN_OPTIONS}}
+        described = {k: (v if isinstance(v, (int, float, str, bool, tuple, list, type(None))) else repr(v))
+                      for k, v in opts.items() if k != "callbacks"}
+        runs[label] = train(models.pop(label), data, name=f"{name}-{label}", notebook=notebook, seed=seed,
+                            verbose=0, config_record=described, **fit)
+        if progress:
+            r = runs[label]
+            print(f"{r.name:<34} val_accuracy {r.val_accuracy:.4f}  {r.epochs:>3} epochs  {r.seconds:6.1f} s", flush=True)
+    return runs
+
+
+# ---------------------------------------------------------------------------------- LR range test
+class _LRRamp(keras.callbacks.Callback):
+    """Raise the learning rate exponentially each batch; record each batch's own loss; stop on divergence."""
+
+    def __init__(self, rates, *, stop_factor: float):
+        super().__init__()
+        self.rates, self.stop_factor = rates, stop_factor
+        self.losses, self.smoothed, self._mean, self._avg = [], [], 0.0, 0.0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.model.optimizer.learning_rate = float(self.rates[batch])
+
+    def on_train_batch_end(self, batch, logs=None):
+        running = float(logs["loss"])  # Keras reports the mean over the epoch so far
+        loss = (batch + 1) * running - batch * self._mean
+        self._mean = running
+        self._avg = 0.9 * self._avg + 0.1 * loss
+        self.losses.append(loss)
+        self.smoothed.append(self._avg / (1 - 0.9 ** (batch + 1)))
+        if not math.isfinite(loss) or self.smoothed[-1] > self.stop_factor * min(self.smoothed):
+            self.model.stop_training = True
+
+
+def lr_range_test(model: keras.Model, data: Splits, *, min_lr: float = 1e-6, max_lr: float = 3.0, steps: int = 150,
+                  batch_size: int = 256, stop_factor: float = 4.0, seed: int | None = None) -> "pd.DataFrame":
+    """Leslie Smith's learning-rate range test: one pass with the rate rising from ``min_lr`` to ``max_lr``.
+
+    The model's weights change: use a fresh model for real training. Returns a DataFrame with ``lr``,
+    ``loss`` (per batch) and ``smoothed``; ``.attrs["suggested_lr"]`` is a tenth of the rate at the
+    lowest smoothed loss, a common safe choice.
+    """
+    import pandas as pd
+
+    if not (_is_real_positive(min_lr) and _is_real_positive(max_lr) and min_lr < max_lr):
+        raise ValueError(f"need 0 < min_lr < max_lr, got min_lr={min_lr!r}, max_lr={max_lr!r}")
+    if not _is_int(steps) or steps < 10:
+        raise ValueError(f"steps={steps!r} is not valid; use an integer >= 10")
+    if seed is not None:
+        set_seed(seed)
+    rates = np.geomspace(min_lr, max_lr, steps)
+    n = min(len(data.x_train), steps * batch_size)
+    targets = one_hot(data.y_train[:n]) if uses_one_hot(model) else data.y_train[:n]
+    ramp = _LRRamp(rates, stop_factor=stop_factor)
+    model.fit(data.x_train[:n], targets, batch_size=batch_size, epochs=1, shuffle=False, callbacks=[ramp], verbose=0)
+    frame = pd.DataFrame({"lr": rates[:len(ramp.losses)], "loss": ramp.losses, "smoothed": ramp.smoothed})
+    frame.attrs["suggested_lr"] = float(frame["lr"][frame["smoothed"].idxmin()] / 10)
+    return frame
+
+
+def _is_real_positive(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0

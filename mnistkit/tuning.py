@@ -1,0 +1,157 @@
+"""keras-tuner plumbing for notebook 06: the MLP hypermodel, rerun-safe tuner factories, a trials table.
+
+Rerun-safe means: every search gets a fresh directory under ``<artifacts>/tuning/`` and
+``overwrite=True``, so running a cell twice runs new trials. (A tuner pointed at an existing
+directory with ``overwrite=False`` reloads it and silently runs no trials.)
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from pathlib import Path
+
+from . import import_tensorflow_quietly
+
+import_tensorflow_quietly()
+import keras  # noqa: E402
+import keras_tuner as kt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from . import config  # noqa: E402
+from .data import Splits  # noqa: E402
+from .models import build_mlp, check_choice  # noqa: E402
+
+TUNERS = ("hyperband", "random", "bayesian")
+LR_SPACES = ("choice", "log")
+LEARNING_RATES = (5e-3, 1e-3, 1e-4)
+ACTIVATIONS = ("relu", "gelu", "tanh")
+_counter = itertools.count(1)
+
+
+class MLPHyperModel(kt.HyperModel):
+    """MLPs with 1-3 hidden layers of 32-512 units, a learning rate, dropout and an activation.
+
+    Parameters
+    ----------
+    lr_space : {"choice", "log"}, default="choice"
+        ``"choice"`` picks one of 5e-3, 1e-3, 1e-4; ``"log"`` samples 1e-4 to 5e-3 log-uniformly.
+    """
+
+    def __init__(self, *, lr_space: str = "choice", name: str = "mlp"):
+        super().__init__(name=name, tunable=True)
+        self.lr_space = check_choice("lr_space", lr_space, LR_SPACES)
+
+    def build(self, hp: kt.HyperParameters) -> keras.Model:
+        layers = hp.Int("layers", 1, 3)
+        units = tuple(hp.Int(f"units_{i + 1}", 32, 512, step=32) for i in range(layers))
+        if self.lr_space == "choice":
+            lr = hp.Choice("learning_rate", list(LEARNING_RATES))
+        else:
+            lr = hp.Float("learning_rate", min(LEARNING_RATES), max(LEARNING_RATES), sampling="log")
+        return build_mlp(units, activation=hp.Choice("activation", list(ACTIVATIONS)),
+                         dropout=hp.Float("dropout", 0.0, 0.5, step=0.1), learning_rate=lr)
+
+
+def hyperparameters_of(hp: kt.HyperParameters) -> dict:
+    """The active hyperparameters as a plain dict (inactive ``units_k`` of unused layers dropped)."""
+    values = dict(hp.values)
+    for k in range(values.get("layers", 3) + 1, 4):
+        values.pop(f"units_{k}", None)
+    return values
+
+
+class _Timed:
+    """Mixin that records each trial's wall time (keras-tuner itself does not)."""
+
+    def run_trial(self, trial, *args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return super().run_trial(trial, *args, **kwargs)
+        finally:
+            self.trial_seconds[trial.trial_id] = time.perf_counter() - start
+
+
+class TimedHyperband(_Timed, kt.Hyperband):
+    pass
+
+
+class TimedRandomSearch(_Timed, kt.RandomSearch):
+    pass
+
+
+class TimedBayesianOptimization(_Timed, kt.BayesianOptimization):
+    pass
+
+
+def make_tuner(kind: str, *, hypermodel: kt.HyperModel | None = None, max_trials: int = 10, max_epochs: int = 10,
+               factor: int = 3, seed: int | None = None, directory: str | Path | None = None,
+               objective: str = "val_accuracy") -> kt.Tuner:
+    """A fresh, seeded tuner in its own new directory (``overwrite=True``).
+
+    Parameters
+    ----------
+    kind : {"hyperband", "random", "bayesian"}
+    hypermodel : keras_tuner.HyperModel, optional
+        Default ``MLPHyperModel()``.
+    max_trials : int, default=10
+        Trials for random and Bayesian search (Hyperband's count follows from ``max_epochs`` and ``factor``).
+    max_epochs : int, default=10
+        Hyperband's largest training budget for one model.
+    factor : int, default=3
+        Hyperband's reduction factor: each round keeps the best 1/factor models.
+    directory : str or Path, optional
+        Parent folder; default ``<artifacts>/tuning``. Each search gets a new sub-folder.
+    """
+    kind = check_choice("kind", kind, TUNERS)
+    for label, value in (("max_trials", max_trials), ("max_epochs", max_epochs), ("factor", factor)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < (2 if label == "factor" else 1):
+            raise ValueError(f"{label}={value!r} is not valid; use an integer >= {2 if label == 'factor' else 1}")
+    project = f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{next(_counter)}"
+    common = dict(hypermodel=hypermodel or MLPHyperModel(), objective=objective, seed=seed, overwrite=True,
+                  directory=str(Path(directory) if directory else config.artifacts_dir() / "tuning"),
+                  project_name=project)
+    if kind == "hyperband":
+        tuner = TimedHyperband(max_epochs=max_epochs, factor=factor, **common)
+    elif kind == "random":
+        tuner = TimedRandomSearch(max_trials=max_trials, **common)
+    else:
+        tuner = TimedBayesianOptimization(max_trials=max_trials, **common)
+    tuner.trial_seconds = {}
+    return tuner
+
+
+def search(tuner: kt.Tuner, data: Splits, *, epochs: int = 10, batch_size: int = 256, patience: int = 3) -> pd.DataFrame:
+    """Run ``tuner.search`` on the training split, validated on the validation split; return ``trials_table``.
+
+    Each trial stops early after ``patience`` epochs without a better validation loss. Prints nothing
+    per epoch; the returned table says what every trial did.
+    """
+    start = time.perf_counter()
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience)
+    tuner.search(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=epochs,
+                 batch_size=batch_size, callbacks=[stop], verbose=0)
+    tuner.search_seconds = time.perf_counter() - start
+    return trials_table(tuner)
+
+
+def trials_table(tuner: kt.Tuner) -> pd.DataFrame:
+    """Every trial in the order it ran: its hyperparameters, best validation accuracy, epochs trained, seconds,
+    and ``best_so_far`` (the running best validation accuracy).
+
+    Hyperband trials also carry ``hb_bracket``, ``hb_round``, ``hb_epochs`` (the round's budget) and
+    ``hb_initial_epoch`` (a trial promoted from the previous round starts from its weights there).
+    """
+    rows = []
+    for trial_id, trial in tuner.oracle.trials.items():
+        values = hyperparameters_of(trial.hyperparameters)
+        hb = {k.split("/")[1]: values.pop(k) for k in list(values) if k.startswith("tuner/")}
+        acc = trial.metrics.get_best_value("val_accuracy") if trial.metrics.exists("val_accuracy") else None
+        history = trial.metrics.get_history("val_accuracy") if trial.metrics.exists("val_accuracy") else []
+        rows.append({"trial": trial_id, "status": str(trial.status), "val_accuracy": acc,
+                     "epochs": len(history), "seconds": round(tuner.trial_seconds.get(trial_id, float("nan")), 2),
+                     **{f"hb_{k}": v for k, v in hb.items()}, **values})
+    frame = pd.DataFrame(rows)
+    if not frame.empty:
+        frame["best_so_far"] = frame["val_accuracy"].astype(float).cummax()
+    return frame

@@ -1,0 +1,52 @@
+import keras_tuner as kt
+import numpy as np
+import pytest
+
+from mnistkit import tuning
+from synthetic import tiny_splits
+
+
+def test_hypermodel_builds_from_default_hyperparameters_and_fits_one_step():
+    for space in tuning.LR_SPACES:
+        hp = kt.HyperParameters()
+        model = tuning.MLPHyperModel(lr_space=space).build(hp)
+        assert {"layers", "units_1", "learning_rate", "dropout", "activation"} <= set(hp.values)
+        data = tiny_splits()
+        history = model.fit(data.x_train[:32], data.y_train[:32], batch_size=32, epochs=1, verbose=0)
+        assert np.isfinite(history.history["loss"][0])
+
+
+def test_inactive_layer_sizes_are_left_out():
+    hp = kt.HyperParameters()
+    hp.Fixed("layers", 1)
+    tuning.MLPHyperModel().build(hp)
+    assert "units_2" not in tuning.hyperparameters_of(hp)
+
+
+def test_bad_tuner_arguments_name_the_choices(tmp_path):
+    with pytest.raises(ValueError, match="hyperband, random, bayesian"):
+        tuning.make_tuner("grid", directory=tmp_path)
+    with pytest.raises(ValueError, match="factor"):
+        tuning.make_tuner("hyperband", factor=1, directory=tmp_path)
+    with pytest.raises(ValueError, match="choice, log"):
+        tuning.MLPHyperModel(lr_space="linear")
+
+
+def test_a_second_search_in_the_same_process_runs_new_trials(tmp_path):
+    data = tiny_splits()
+    tables = []
+    for _ in range(2):  # the same cell, run twice
+        tuner = tuning.make_tuner("random", max_trials=2, seed=1, directory=tmp_path)
+        tables.append(tuning.search(tuner, data, epochs=1, batch_size=64))
+    for table in tables:
+        assert len(table) == 2 and set(table["status"]) == {"COMPLETED"}
+        assert table["seconds"].notna().all() and (table["epochs"] == 1).all()
+    assert len(list(tmp_path.iterdir())) == 2  # two separate project folders
+
+
+def test_hyperband_table_shows_brackets_and_running_best(tmp_path):
+    tuner = tuning.make_tuner("hyperband", max_epochs=3, factor=3, seed=0, directory=tmp_path)
+    table = tuning.search(tuner, tiny_splits(), epochs=3, batch_size=64)
+    assert {"hb_bracket", "hb_round", "hb_epochs", "hb_initial_epoch", "best_so_far"} <= set(table.columns)
+    assert (table["best_so_far"].diff().dropna() >= 0).all()
+    assert table["hb_round"].max() >= 1  # some models were promoted to a bigger budget

@@ -10,7 +10,8 @@ import os
 import sys
 
 __version__ = "0.1.0"
-__all__ = ["config", "data", "evaluate", "machine", "models", "plots", "results", "training", "tuning"]
+__all__ = ["config", "data", "distributed", "evaluate", "images", "machine", "models", "plots", "recipes", "results",
+           "training", "tuning"]
 
 
 def __getattr__(name: str):

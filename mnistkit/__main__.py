@@ -1,6 +1,9 @@
 """Command line: ``python -m mnistkit fetch``.
 
 fetch          fetch and verify MNIST into the cache, showing each source tried; one summary line.
+predict        print the digit and confidence for each image file (PNG, JPEG, any size, either polarity).
+tune           a distributed keras-tuner search: a chief and N workers on this machine.
+tune-node      one chief or worker of such a search (its role from KERASTUNER_TUNER_ID), for several hosts.
 leaderboard    print every logged run of the active profile, best validation accuracy first.
 run-notebooks  execute every numbered notebook in place, top to bottom in a fresh kernel, printing
                each one's wall time and stopping at the first that fails.
@@ -32,7 +35,7 @@ def _run_notebooks(args) -> int:
     from . import config
     from .notebooks import execute_notebook, notebook_paths
 
-    paths = notebook_paths(args.folder)
+    paths = [p for p in notebook_paths(args.folder) if not args.only or p.name.startswith(tuple(args.only))]
     if not paths:
         print(f"no numbered notebooks (NN_name.ipynb) in {args.folder}")
         return 0
@@ -63,17 +66,105 @@ def _leaderboard(args) -> int:
     return 0
 
 
+DEFAULT_MODELS = ("best_cnn.keras", "best_mlp.keras", "tuned_mlp.keras")
+
+
+def _default_model():
+    from . import config
+
+    folder = config.artifacts_dir() / "models"
+    found = [folder / name for name in DEFAULT_MODELS if (folder / name).is_file()]
+    return found[0] if found else None
+
+
+def _predict(args) -> int:
+    model_path = args.model or _default_model()
+    if model_path is None:
+        print("error: no trained model found; pass --model PATH.keras, or run notebooks 05 or 07 "
+              "(make run) to save one under artifacts/<profile>/models/", file=sys.stderr)
+        return 2
+    from . import import_tensorflow_quietly
+    from .images import predict_files
+
+    import_tensorflow_quietly()
+    import keras
+
+    try:
+        model = keras.saving.load_model(model_path)
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot load model {model_path}: {exc}", file=sys.stderr)
+        return 2
+    results, errors = predict_files(model, args.images, invert=args.invert)
+    for path, digit, confidence in results:
+        print(f"{path}: {digit} ({confidence:.1%})")
+    for path, message in errors:
+        print(f"{path}: error: {message}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def _tune(args) -> int:
+    import pandas as pd
+
+    from .distributed import run_search
+
+    try:
+        table = run_search(workers=args.workers, port=args.oracle_port, tuner=args.tuner, max_trials=args.max_trials,
+                           epochs=args.epochs, train_size=args.train_size, seed=args.seed, directory=args.directory)
+    except KeyboardInterrupt:
+        print("interrupted: stopped the chief and every worker", file=sys.stderr)
+        return 130
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        print(table.to_string(index=False) if not table.empty else "no trials were recorded")
+    return 0 if not table.empty else 1
+
+
+def _tune_node(args) -> int:
+    from pathlib import Path
+
+    from .distributed import run_node
+
+    run_node(directory=Path(args.directory), project=args.project, tuner=args.tuner, max_trials=args.max_trials,
+             epochs=args.epochs, train_size=args.train_size, seed=args.seed)
+    return 0
+
+
+def _add_search_options(parser, *, directory_required: bool) -> None:
+    parser.add_argument("--tuner", choices=("random", "bayesian", "hyperband"), default="random")
+    parser.add_argument("--max-trials", type=int, default=6, help="trials for random/bayesian search (default 6)")
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per trial (Hyperband: the most) (default 3)")
+    parser.add_argument("--train-size", type=int, default=None, help="training images per trial (default all)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--directory", required=directory_required,
+                        help="where the search is kept (default artifacts/<profile>/tuning)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mnistkit", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     fetch = sub.add_parser("fetch", help="fetch and verify MNIST into the cache")
     fetch.add_argument("--path", help="an mnist.npz or a folder with the four IDX files (default: MNISTKIT_DATA)")
     fetch.set_defaults(func=_fetch)
+    predict = sub.add_parser("predict", help="predict the digit in each image file")
+    predict.add_argument("images", nargs="+", metavar="IMAGE")
+    predict.add_argument("--model", help="a .keras model (default: the best saved under artifacts/<profile>/models)")
+    predict.add_argument("--invert", choices=("auto", "yes", "no"), default="auto",
+                         help="digit polarity: auto-detect (default), or force dark-on-light (yes) / light-on-dark (no)")
+    predict.set_defaults(func=_predict)
+    tune = sub.add_parser("tune", help="distributed search: a chief and N workers on this machine")
+    tune.add_argument("--workers", type=int, default=2)
+    tune.add_argument("--oracle-port", type=int, default=None, help="the chief's port (default: a free one)")
+    _add_search_options(tune, directory_required=False)
+    tune.set_defaults(func=_tune)
+    node = sub.add_parser("tune-node", help="one chief or worker (role from KERASTUNER_TUNER_ID)")
+    node.add_argument("--project", required=True, help="the search's name; the same on every node")
+    _add_search_options(node, directory_required=True)
+    node.set_defaults(func=_tune_node)
     board = sub.add_parser("leaderboard", help="print the logged runs, best validation accuracy first")
     board.add_argument("--notebook", help="only runs from this notebook (or name prefix such as 02)")
     board.set_defaults(func=_leaderboard)
     run = sub.add_parser("run-notebooks", help="execute the numbered notebooks in place")
     run.add_argument("folder", nargs="?", default="notebooks")
+    run.add_argument("--only", nargs="+", metavar="PREFIX", help="only notebooks whose names start so, e.g. --only 04 05")
     run.set_defaults(func=_run_notebooks)
     return parser
 

@@ -37,10 +37,10 @@ def layer_statistics(model, x, y) -> pd.DataFrame:
     acts = [l for l in model.layers if isinstance(l, keras.layers.Activation)]
     probe = keras.Model(model.inputs, [l.output for l in acts]) if acts else None
     with tf.GradientTape() as tape:
-        proba = model([x], training=False)
+        proba = model(x, training=False)
         loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, proba))
     grads = tape.gradient(loss, [l.kernel for l in dense])
-    outputs = probe([x], training=False) if probe else []
+    outputs = probe([x], training=False) if probe else []  # built from model.inputs: a list
     outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
     rows = []
     for i, (layer, grad) in enumerate(zip(dense, grads)):
@@ -49,3 +49,69 @@ def layer_statistics(model, x, y) -> pd.DataFrame:
                      "activation mean": float(act.mean()) if act is not None else np.nan,
                      "activation std": float(act.std()) if act is not None else np.nan})
     return pd.DataFrame(rows).set_index("layer")
+
+
+def accuracy_ci(y_true, y_pred, *, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Accuracy and its Wilson score interval: ``(accuracy, low, high)``.
+
+    On 10 000 test images a 99 % accuracy is uncertain by roughly ±0.2 points: differences smaller
+    than that between two models are not evidence of anything on their own.
+    """
+    from scipy.stats import norm
+
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence={confidence!r} is not valid; use a number in (0, 1), e.g. 0.95")
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    n = len(y_true)
+    if n == 0 or len(y_pred) != n:
+        raise ValueError(f"need two equally long, non-empty label arrays, got {n} and {len(y_pred)}")
+    p, z = float(np.mean(y_true == y_pred)), float(norm.ppf(0.5 + confidence / 2))
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return p, float(centre - half), float(centre + half)
+
+
+def mcnemar(y_true, pred_a, pred_b) -> dict:
+    """McNemar's exact test: do models A and B have the same error rate on these images?
+
+    Only the images where exactly one model is right count: ``a_only`` (A right, B wrong) and ``b_only``.
+    Under the null hypothesis each such image is a fair coin flip; the p-value is the exact two-sided
+    binomial probability.
+    """
+    from scipy.stats import binomtest
+
+    y_true, pred_a, pred_b = (np.asarray(v) for v in (y_true, pred_a, pred_b))
+    if not len(y_true) == len(pred_a) == len(pred_b):
+        raise ValueError("y_true, pred_a and pred_b must have the same length")
+    a_right, b_right = pred_a == y_true, pred_b == y_true
+    a_only, b_only = int(np.sum(a_right & ~b_right)), int(np.sum(~a_right & b_right))
+    p_value = binomtest(a_only, a_only + b_only, 0.5).pvalue if a_only + b_only else 1.0
+    return {"a_only": a_only, "b_only": b_only, "both_right": int(np.sum(a_right & b_right)),
+            "both_wrong": int(np.sum(~a_right & ~b_right)), "p_value": float(p_value)}
+
+
+def latency(model, x, *, batch_size: int = 1_000, repeats: int = 5) -> dict:
+    """Inference time: milliseconds for one image (``model(x[:1])``) and for a batch of ``batch_size``.
+
+    The median of ``repeats`` timed calls after one warm-up call each; measured on this machine only.
+    """
+    import time
+
+    def median_ms(batch):
+        model(batch, training=False)  # warm-up: tracing and memory allocation
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            model(batch, training=False)
+            times.append((time.perf_counter() - start) * 1000)
+        return float(np.median(times))
+
+    x = np.asarray(x, dtype=np.float32)
+    return {"ms_per_image": median_ms(x[:1]), f"ms_per_{batch_size}": median_ms(x[:batch_size])}
+
+
+def pareto_front(params, accuracy) -> np.ndarray:
+    """Boolean mask of the Pareto-optimal models: none other is both smaller (or equal) and more accurate."""
+    params, accuracy = np.asarray(params, float), np.asarray(accuracy, float)
+    return np.array([not np.any((params <= p) & (accuracy > a) | (params < p) & (accuracy >= a))
+                     for p, a in zip(params, accuracy)])

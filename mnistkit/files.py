@@ -75,3 +75,10 @@ def remove_stale_partials(folder: str | os.PathLike) -> list[Path]:
             shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
             removed.append(path)
     return removed
+
+
+def write_json(dest: str | os.PathLike, obj) -> Path:
+    """Write ``obj`` as indented JSON to ``dest`` atomically (benchmark reports, summaries)."""
+    import json
+
+    return atomic_write_bytes(dest, json.dumps(obj, indent=2).encode())

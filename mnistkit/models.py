@@ -1,8 +1,8 @@
-"""Model builders: the baseline (02), MLPs (02-05), compiled with a named optimizer.
+"""Model builders: the baseline (02), MLPs (02-05) and CNNs (07), compiled with a named optimizer.
 
 Every builder checks its arguments before building anything and raises ``ValueError`` naming the
 valid choices. Models take the raw (28, 28) images; a ``Flatten`` (MLPs) does the reshaping, so
-every model in the series eats the same arrays.
+every model in the series eats the same arrays. CNNs reshape them to (28, 28, 1) themselves.
 """
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from keras import layers
 ACTIVATIONS = ("relu", "elu", "gelu", "selu", "silu", "leaky_relu", "tanh", "sigmoid")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw", "nadam")
 LABELS = ("sparse", "one_hot")
+PADDINGS = ("valid", "same")
+POOLS = ("max", "avg", "none")
 INPUT_SHAPE = (28, 28)
 NUM_CLASSES = 10
 
@@ -165,6 +167,84 @@ def build_mlp(hidden=(128,), *, activation: str = "relu", dropout: float = 0.0, 
     outputs = layers.Dense(NUM_CLASSES, activation="softmax", kernel_regularizer=regularizer, name="softmax")(x)
     model = keras.Model(inputs, outputs, name=name or mlp_name(hidden, activation=activation))
     return compile_model(model, optimizer=optimizer, learning_rate=learning_rate, labels=labels)
+
+
+def build_cnn(filters=(32, 64), *, kernel_size: int = 3, convs_per_block: int = 1, padding: str = "valid",
+              pool: str = "max", batch_norm: bool = False, bn_momentum: float = 0.99, activation: str = "relu",
+              dense=(), dropout: float = 0.0, global_pool: bool = False, optimizer: str = "adam", learning_rate=1e-3, labels: str = "sparse",
+              augment=None, seed=None, name: str | None = None) -> keras.Model:
+    """A convolutional network on 28x28 images, compiled.
+
+    Each entry of ``filters`` is a block: ``convs_per_block`` convolutions of that many filters (each
+    followed by batch norm when asked, then the activation), then a 2x2 pooling.
+
+    Parameters
+    ----------
+    filters : tuple of int, default=(32, 64)
+        Filters per block.
+    kernel_size : int, default=3
+    convs_per_block : int, default=1
+    padding : {"valid", "same"}, default="valid"
+        ``"valid"`` shrinks each side by ``kernel_size - 1``; ``"same"`` keeps the size.
+    pool : {"max", "avg", "none"}, default="max"
+    batch_norm : bool, default=False
+    bn_momentum : float, default=0.99
+        How slowly batch norm's moving statistics follow the batches; 0.9 suits runs of a few hundred steps,
+        where 0.99 would still be evaluating with statistics of the first, untrained epochs.
+    activation : str, default="relu"
+    dense : tuple of int, default=()
+        Hidden dense layers after the convolutions.
+    dropout : float, default=0.0
+        Dropout before each dense layer and before the classifier.
+    global_pool : bool, default=False
+        Average each feature map to one number (few parameters) instead of flattening.
+    optimizer, learning_rate, labels, augment, seed, name
+        As for ``build_mlp``.
+    """
+    filters, dense = check_units(filters), check_units(dense)
+    if not filters:
+        raise ValueError("filters=() is not valid; give at least one block, e.g. (32, 64)")
+    for label, value, low in (("kernel_size", kernel_size, 1), ("convs_per_block", convs_per_block, 1)):
+        if not _is_int(value) or value < low or value > 7:
+            raise ValueError(f"{label}={value!r} is not valid; use an integer from {low} to 7")
+    padding, pool = check_choice("padding", padding, PADDINGS), check_choice("pool", pool, POOLS)
+    activation, dropout = check_choice("activation", activation, ACTIVATIONS), check_fraction("dropout", dropout)
+    check_flag("batch_norm", batch_norm), check_flag("global_pool", global_pool)
+    if not _is_real(bn_momentum) or not 0 < bn_momentum < 1:
+        raise ValueError(f"bn_momentum={bn_momentum!r} is not valid; use a number in (0, 1), e.g. 0.99 or 0.9")
+    _check_compile_args(optimizer, learning_rate, labels)
+    _check_feature_map_size(len(filters), kernel_size, convs_per_block, padding, pool)
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    inputs = keras.Input(INPUT_SHAPE, name="image")
+    x = layers.Reshape((*INPUT_SHAPE, 1), name="add_channel")(augment(inputs) if augment is not None else inputs)
+    for i, n in enumerate(filters, start=1):
+        for j in range(1, convs_per_block + 1):
+            x = layers.Conv2D(n, kernel_size, padding=padding, use_bias=not batch_norm, name=f"conv{i}_{j}")(x)
+            if batch_norm:
+                x = layers.BatchNormalization(momentum=bn_momentum, name=f"bn{i}_{j}")(x)
+            x = layers.Activation(activation, name=f"{activation}{i}_{j}")(x)
+        if pool != "none":
+            x = (layers.MaxPooling2D if pool == "max" else layers.AveragePooling2D)(2, name=f"pool{i}")(x)
+    x = layers.GlobalAveragePooling2D(name="global_pool")(x) if global_pool else layers.Flatten(name="flatten")(x)
+    for k, units in enumerate(dense, start=1):
+        x = layers.Dropout(dropout, name=f"dropout_{k}")(x) if dropout else x
+        x = layers.Dense(units, activation=activation, name=f"dense_{k}")(x)
+    x = layers.Dropout(dropout, name="dropout_out")(x) if dropout else x
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="softmax")(x)
+    model = keras.Model(inputs, outputs, name=name or "cnn-" + "-".join(map(str, filters)))
+    return compile_model(model, optimizer=optimizer, learning_rate=learning_rate, labels=labels)
+
+
+def _check_feature_map_size(blocks: int, kernel_size: int, convs: int, padding: str, pool: str) -> None:
+    """Refuse layouts that shrink the 28x28 image below 1x1 before any layer is built."""
+    size = INPUT_SHAPE[0]
+    for block in range(1, blocks + 1):
+        size -= convs * (kernel_size - 1) if padding == "valid" else 0
+        size = size // 2 if pool != "none" else size
+        if size < 1:
+            raise ValueError(f"{blocks} blocks with kernel_size={kernel_size}, padding={padding!r}, pool={pool!r} "
+                             f"shrink the 28x28 image to nothing by block {block}; use padding='same' or fewer blocks")
 
 
 def augmentation(*, shift: float = 0.1, rotation: float = 0.05, seed=None) -> keras.Sequential:

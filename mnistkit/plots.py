@@ -199,3 +199,48 @@ def plot_bars(series, *, xlabel="", ylabel="", title="", logy=False, ax=None) ->
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title, yscale="log" if logy else "linear")
     ax.tick_params(axis="x", labelrotation=30)
     return fig
+
+
+def plot_pareto(table, *, x="params", y="test_accuracy", ax=None) -> Figure:
+    """Accuracy against size (log x), each model labelled, with the Pareto front drawn as a step line."""
+    from .evaluate import pareto_front
+
+    fig = plot_accuracy_vs_params(table, x=x, y=y, ax=ax)
+    ax = fig.axes[0] if ax is None else ax
+    front = table[pareto_front(table[x], table[y])].sort_values(x)
+    ax.step(front[x], front[y], where="post", color="C3", lw=1.2, label="Pareto front")
+    ax.scatter(front[x], front[y], color="C3", zorder=3)
+    ax.legend(loc="lower right")
+    return fig
+
+
+def plot_heatmap(frame, *, fmt=".3f", cmap="viridis", title="", ax=None) -> Figure:
+    """A labelled heatmap of a DataFrame (rows x columns), each cell annotated with its value."""
+    fig, (ax,) = _figure(size=(1.0 + 0.75 * frame.shape[1], 0.9 + 0.45 * frame.shape[0]), ax=ax)
+    shown = ax.imshow(frame.to_numpy(float), cmap=cmap, aspect="auto")
+    ax.set(xticks=range(frame.shape[1]), xticklabels=[str(c) for c in frame.columns],
+           yticks=range(frame.shape[0]), yticklabels=[str(i) for i in frame.index], title=title)
+    values = frame.to_numpy(float)
+    middle = np.nanmean(values)
+    for (i, j), v in np.ndenumerate(values):
+        ax.text(j, i, format(v, fmt), ha="center", va="center", fontsize=7, color="white" if v < middle else "black")
+    fig.colorbar(shown, ax=ax, shrink=0.8)
+    return fig
+
+
+def plot_confusion_difference(y_true, pred_a, pred_b, *, labels=("A", "B"), ax=None) -> Figure:
+    """Confusion matrix of B minus that of A, off the diagonal: blue cells are confusions B makes less often."""
+    from sklearn.metrics import confusion_matrix
+
+    diff = (confusion_matrix(y_true, pred_b, labels=list(DIGITS)) - confusion_matrix(y_true, pred_a, labels=list(DIGITS)))
+    np.fill_diagonal(diff, 0)
+    fig, (ax,) = _figure(size=(6.5, 5.5), ax=ax)
+    limit = max(1, int(np.abs(diff).max()))
+    shown = ax.imshow(diff, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    for (i, j), v in np.ndenumerate(diff):
+        if v:
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=7)
+    ax.set(xticks=range(10), yticks=range(10), xlabel="predicted", ylabel="true",
+           title=f"Confusions: {labels[1]} minus {labels[0]} (off-diagonal)")
+    fig.colorbar(shown, ax=ax, shrink=0.8)
+    return fig

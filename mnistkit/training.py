@@ -16,6 +16,7 @@ from . import import_tensorflow_quietly
 import_tensorflow_quietly()
 import keras  # noqa: E402
 import numpy as np
+import pandas as pd
 
 from . import config, results
 from .data import Splits, one_hot
@@ -211,12 +212,10 @@ TRAIN_OPTIONS = ("epochs", "batch_size", "patience", "monitor", "callbacks")
 class Sweep(dict):
     """label -> Run for one recipe trained with several settings (03-05), plus a results table."""
 
-    def table(self, *, test: bool = False) -> "pd.DataFrame":
+    def table(self, *, test: bool = False) -> pd.DataFrame:
         """One row a run: size, epochs, time, training and validation accuracy at the best epoch.
 
         ``test=True`` adds test accuracy; leave it off while choosing, and report only the winner's."""
-        import pandas as pd
-
         rows = []
         for label, run in self.items():
             best = run.best_epoch - 1
@@ -297,15 +296,13 @@ class _LRRamp(keras.callbacks.Callback):
 
 
 def lr_range_test(model: keras.Model, data: Splits, *, min_lr: float = 1e-6, max_lr: float = 3.0, steps: int = 150,
-                  batch_size: int = 256, stop_factor: float = 4.0, seed: int | None = None) -> "pd.DataFrame":
+                  batch_size: int = 256, stop_factor: float = 4.0, seed: int | None = None) -> pd.DataFrame:
     """Leslie Smith's learning-rate range test: one pass with the rate rising from ``min_lr`` to ``max_lr``.
 
     The model's weights change: use a fresh model for real training. Returns a DataFrame with ``lr``,
     ``loss`` (per batch) and ``smoothed``; ``.attrs["suggested_lr"]`` is a tenth of the rate at the
     lowest smoothed loss, a common safe choice.
     """
-    import pandas as pd
-
     if not (_is_real_positive(min_lr) and _is_real_positive(max_lr) and min_lr < max_lr):
         raise ValueError(f"need 0 < min_lr < max_lr, got min_lr={min_lr!r}, max_lr={max_lr!r}")
     if not _is_int(steps) or steps < 10:
@@ -324,3 +321,25 @@ def lr_range_test(model: keras.Model, data: Splits, *, min_lr: float = 1e-6, max
 
 def _is_real_positive(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
+def cosine_schedule(peak_lr: float, *, epochs: int, train_size: int, batch_size: int,
+                    warmup_fraction: float = 0.0) -> keras.optimizers.schedules.LearningRateSchedule:
+    """A cosine learning-rate schedule over a whole training run (05, 07), stepped once per batch.
+
+    With ``warmup_fraction > 0`` the rate first climbs linearly from ``peak_lr / 25`` to ``peak_lr`` over that
+    share of the steps, then anneals to ~0: the shape of a one-cycle schedule.
+    """
+    if not _is_real_positive(peak_lr):
+        raise ValueError(f"peak_lr={peak_lr!r} is not valid; use a number > 0 such as 3e-3")
+    for label, value in (("epochs", epochs), ("train_size", train_size), ("batch_size", batch_size)):
+        if not _is_int(value) or value < 1:
+            raise ValueError(f"{label}={value!r} is not valid; use a positive integer")
+    if not isinstance(warmup_fraction, (int, float)) or not 0 <= warmup_fraction < 1:
+        raise ValueError(f"warmup_fraction={warmup_fraction!r} is not valid; use a number in [0, 1)")
+    steps = epochs * -(-train_size // batch_size)
+    warmup = int(steps * warmup_fraction)
+    if warmup == 0:
+        return keras.optimizers.schedules.CosineDecay(peak_lr, decay_steps=steps)
+    return keras.optimizers.schedules.CosineDecay(peak_lr / 25, decay_steps=steps - warmup,
+                                                  warmup_target=peak_lr, warmup_steps=warmup)

@@ -30,7 +30,7 @@ _counter = itertools.count(1)
 
 
 class MLPHyperModel(kt.HyperModel):
-    """MLPs with 1-3 hidden layers of 32-512 units, a learning rate, dropout and an activation.
+    """MLPs with 1-3 hidden layers of 32-512 units, a learning rate, dropout, an activation and batch norm on/off.
 
     Parameters
     ----------
@@ -50,7 +50,8 @@ class MLPHyperModel(kt.HyperModel):
         else:
             lr = hp.Float("learning_rate", min(LEARNING_RATES), max(LEARNING_RATES), sampling="log")
         return build_mlp(units, activation=hp.Choice("activation", list(ACTIVATIONS)),
-                         dropout=hp.Float("dropout", 0.0, 0.5, step=0.1), learning_rate=lr)
+                         dropout=hp.Float("dropout", 0.0, 0.5, step=0.1), batch_norm=hp.Boolean("batch_norm"),
+                         learning_rate=lr)
 
 
 def hyperparameters_of(hp: kt.HyperParameters) -> dict:
@@ -62,14 +63,22 @@ def hyperparameters_of(hp: kt.HyperParameters) -> dict:
 
 
 class _Timed:
-    """Mixin that records each trial's wall time (keras-tuner itself does not)."""
+    """Mixin that records each trial's wall time (keras-tuner itself does not) and, on a distributed
+    worker (``worker_log`` set), appends which worker ran which trial."""
+
+    worker_log = None
 
     def run_trial(self, trial, *args, **kwargs):
         start = time.perf_counter()
         try:
             return super().run_trial(trial, *args, **kwargs)
         finally:
-            self.trial_seconds[trial.trial_id] = time.perf_counter() - start
+            seconds = self.trial_seconds[trial.trial_id] = time.perf_counter() - start
+            if self.worker_log is not None:
+                from .results import append_record
+
+                append_record({"trial": trial.trial_id, "worker": os.environ.get("KERASTUNER_TUNER_ID"),
+                               "seconds": round(seconds, 2)}, path=self.worker_log)
 
 
 class TimedHyperband(_Timed, kt.Hyperband):
@@ -86,7 +95,7 @@ class TimedBayesianOptimization(_Timed, kt.BayesianOptimization):
 
 def make_tuner(kind: str, *, hypermodel: kt.HyperModel | None = None, max_trials: int = 10, max_epochs: int = 10,
                factor: int = 3, seed: int | None = None, directory: str | Path | None = None,
-               objective: str = "val_accuracy") -> kt.Tuner:
+               project: str | None = None, objective: str = "val_accuracy") -> kt.Tuner:
     """A fresh, seeded tuner in its own new directory (``overwrite=True``).
 
     Parameters
@@ -102,12 +111,14 @@ def make_tuner(kind: str, *, hypermodel: kt.HyperModel | None = None, max_trials
         Hyperband's reduction factor: each round keeps the best 1/factor models.
     directory : str or Path, optional
         Parent folder; default ``<artifacts>/tuning``. Each search gets a new sub-folder.
+    project : str, optional
+        The sub-folder's name; default a new unique one. (Distributed nodes share one.)
     """
     kind = check_choice("kind", kind, TUNERS)
     for label, value in (("max_trials", max_trials), ("max_epochs", max_epochs), ("factor", factor)):
         if not isinstance(value, int) or isinstance(value, bool) or value < (2 if label == "factor" else 1):
             raise ValueError(f"{label}={value!r} is not valid; use an integer >= {2 if label == 'factor' else 1}")
-    project = f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{next(_counter)}"
+    project = project or f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{next(_counter)}"
     common = dict(hypermodel=hypermodel or MLPHyperModel(), objective=objective, seed=seed, overwrite=True,
                   directory=str(Path(directory) if directory else config.artifacts_dir() / "tuning"),
                   project_name=project)
@@ -143,7 +154,8 @@ def trials_table(tuner: kt.Tuner) -> pd.DataFrame:
     ``hb_initial_epoch`` (a trial promoted from the previous round starts from its weights there).
     """
     rows = []
-    for trial_id, trial in tuner.oracle.trials.items():
+    trials = getattr(tuner.oracle, "trials", None)  # a distributed worker's oracle is a client without them
+    for trial_id, trial in (trials or {}).items():
         values = hyperparameters_of(trial.hyperparameters)
         hb = {k.split("/")[1]: values.pop(k) for k in list(values) if k.startswith("tuner/")}
         acc = trial.metrics.get_best_value("val_accuracy") if trial.metrics.exists("val_accuracy") else None

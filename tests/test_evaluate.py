@@ -15,3 +15,39 @@ def test_classification_report_and_per_class_accuracy_agree_with_sklearn():
     per_class = evaluate.per_class_accuracy(y, pred)
     assert per_class[3] == accuracy_score(y[y == 3], pred[y == 3])
     assert np.isclose(report.loc["3", "recall"], per_class[3], atol=1e-4)
+
+
+def test_accuracy_ci_brackets_the_accuracy_and_narrows_with_n():
+    import pytest
+    y = np.zeros(100, int)
+    pred = np.r_[np.zeros(90, int), np.ones(10, int)]
+    acc, low, high = evaluate.accuracy_ci(y, pred)
+    assert acc == 0.9 and low < 0.9 < high and 0.82 < low < 0.85 and 0.94 < high < 0.95  # Wilson, n=100
+    _, low_big, high_big = evaluate.accuracy_ci(np.tile(y, 100), np.tile(pred, 100))
+    assert high_big - low_big < (high - low) / 5
+    with pytest.raises(ValueError, match="confidence"):
+        evaluate.accuracy_ci(y, pred, confidence=95)
+
+
+def test_mcnemar_counts_disagreements_and_matches_the_binomial():
+    from scipy.stats import binomtest
+    y = np.zeros(50, int)
+    a = np.r_[np.zeros(40, int), np.ones(10, int)]          # wrong on the last 10
+    b = np.r_[np.ones(3, int), np.zeros(47, int)]           # wrong on the first 3
+    result = evaluate.mcnemar(y, a, b)
+    assert (result["a_only"], result["b_only"], result["both_wrong"]) == (3, 10, 0)
+    assert result["p_value"] == binomtest(3, 13, 0.5).pvalue
+    assert evaluate.mcnemar(y, a, a)["p_value"] == 1.0
+
+
+def test_latency_reports_both_sizes():
+    import keras
+    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(10)])
+    timing = evaluate.latency(model, np.zeros((20, 28, 28)), batch_size=20, repeats=2)
+    assert set(timing) == {"ms_per_image", "ms_per_20"} and all(v > 0 for v in timing.values())
+
+
+def test_pareto_front_keeps_only_undominated_models():
+    params = [10, 100, 1000, 50, 100]
+    acc = [0.90, 0.95, 0.99, 0.89, 0.94]
+    assert evaluate.pareto_front(params, acc).tolist() == [True, True, True, False, False]

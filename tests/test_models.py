@@ -27,15 +27,19 @@ BAD_MLP_ARGS = [
 ]
 
 
-@pytest.mark.parametrize("kwargs,message", BAD_MLP_ARGS, ids=[str(k) for k, _ in BAD_MLP_ARGS])
-def test_bad_mlp_arguments_raise_before_building(kwargs, message, monkeypatch):
+def assert_rejected_before_building(build, first, kwargs, message, monkeypatch):
+    """``build(first, **kwargs)`` raises ValueError matching ``message`` before any layer exists."""
     built = []
     monkeypatch.setattr(models.keras, "Input", lambda *a, **k: built.append(1))
-    args = dict(kwargs)
-    hidden = args.pop("hidden", (16,))
     with pytest.raises(ValueError, match=message):
-        models.build_mlp(hidden, **args)
+        build(first, **kwargs)
     assert not built, "a layer was built before the arguments were checked"
+
+
+@pytest.mark.parametrize("kwargs,message", BAD_MLP_ARGS, ids=[str(k) for k, _ in BAD_MLP_ARGS])
+def test_bad_mlp_arguments_raise_before_building(kwargs, message, monkeypatch):
+    args = dict(kwargs)
+    assert_rejected_before_building(models.build_mlp, args.pop("hidden", (16,)), args, message, monkeypatch)
 
 
 def test_baseline_is_logistic_regression():
@@ -67,3 +71,49 @@ def test_same_seed_builds_the_same_weights():
 @pytest.mark.parametrize("name", models.OPTIMIZERS)
 def test_every_optimizer_name_builds(name):
     assert models.make_optimizer(name, learning_rate=0.01) is not None
+
+
+BAD_CNN_ARGS = [
+    ({"filters": ()}, "at least one block"),
+    ({"filters": (32, 0)}, "positive integers"),
+    ({"kernel_size": 0}, "from 1 to 7"),
+    ({"kernel_size": 3.0}, "from 1 to 7"),
+    ({"convs_per_block": 0}, "from 1 to 7"),
+    ({"padding": "full"}, "choose one of: valid, same"),
+    ({"pool": "min"}, "choose one of: max, avg, none"),
+    ({"dense": (-1,)}, "positive integers"),
+    ({"dropout": 1.5}, r"\[0, 1\)"),
+    ({"global_pool": 1}, "True or False"),
+    ({"activation": "softplusx"}, "choose one of"),
+    ({"filters": (8, 16, 32, 64, 128), "kernel_size": 5}, "shrink the 28x28 image to nothing"),
+    ({"bn_momentum": 1.0}, r"\(0, 1\)"),
+]
+
+
+@pytest.mark.parametrize("kwargs,message", BAD_CNN_ARGS, ids=[str(k) for k, _ in BAD_CNN_ARGS])
+def test_bad_cnn_arguments_raise_before_building(kwargs, message, monkeypatch):
+    args = dict(kwargs)
+    assert_rejected_before_building(models.build_cnn, args.pop("filters", (8,)), args, message, monkeypatch)
+
+
+def test_keras_io_reference_cnn_has_its_documented_size():
+    assert models.build_cnn((32, 64), dropout=0.5, seed=0).count_params() == 34_826
+
+
+def test_cnn_blocks_follow_the_arguments():
+    model = models.build_cnn((8, 16), convs_per_block=2, padding="same", batch_norm=True, global_pool=True,
+                             dense=(32,), dropout=0.1, seed=0)
+    names = [layer.name for layer in model.layers]
+    assert names[:8] == ["image", "add_channel", "conv1_1", "bn1_1", "relu1_1", "conv1_2", "bn1_2", "relu1_2"]
+    assert "global_pool" in names and "dense_1" in names and model.get_layer("pool2").output.shape[1:3] == (7, 7)
+    assert model.predict(np.zeros((2, 28, 28), np.float32), verbose=0).shape == (2, 10)
+
+
+def test_augmentation_changes_images_only_in_training():
+    import keras
+    block = models.augmentation(seed=0)
+    x = np.random.default_rng(0).random((4, 28, 28)).astype("float32")
+    assert np.array_equal(keras.ops.convert_to_numpy(block(x, training=False)), x)
+    assert not np.allclose(keras.ops.convert_to_numpy(block(x, training=True)), x)
+    with pytest.raises(ValueError, match=r"\[0, 0.5\]"):
+        models.augmentation(shift=2)

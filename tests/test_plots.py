@@ -50,3 +50,14 @@ def test_most_confident_mistakes_come_first():
 def test_unknown_order_is_rejected():
     with pytest.raises(ValueError, match="confident, random"):
         plots.plot_mistakes(X, Y, PROBA, order="worst")
+
+
+def test_comparison_plots_return_figures():
+    import pandas as pd
+    table = pd.DataFrame({"params": [10, 100, 1000], "test_accuracy": [0.9, 0.95, 0.99]}, index=["a", "b", "c"])
+    assert isinstance(plots.plot_pareto(table), Figure)
+    assert isinstance(plots.plot_heatmap(pd.DataFrame(RNG.random((3, 10)), index=list("abc"))), Figure)
+    assert isinstance(plots.plot_confusion_difference(Y, PROBA.argmax(1), Y, labels=("mlp", "cnn")), Figure)
+    assert isinstance(plots.plot_lr_range(pd.DataFrame({"lr": [1e-5, 1e-3, 1e-1], "loss": [2, 1, 3],
+                                                        "smoothed": [2, 1.5, 2.5]})), Figure)
+    assert isinstance(plots.plot_bars(pd.Series([1.0, 2.0], index=["x", "y"]), logy=True), Figure)

@@ -69,3 +69,15 @@ def test_bad_train_arguments_raise_before_fitting(kwargs, message, tmp_path):
 def test_set_seed_rejects_non_integers():
     with pytest.raises(ValueError, match="non-negative integer"):
         training.set_seed("42")
+
+
+def test_cosine_schedule_warms_up_then_anneals():
+    import keras
+    schedule = training.cosine_schedule(1e-2, epochs=10, train_size=1000, batch_size=100, warmup_fraction=0.2)
+    rate = lambda step: float(keras.ops.convert_to_numpy(schedule(step)))
+    assert rate(0) == pytest.approx(4e-4) and rate(20) == pytest.approx(1e-2, rel=1e-3)
+    assert rate(60) < rate(20) and rate(99) < 1e-4
+    plain = training.cosine_schedule(1e-2, epochs=10, train_size=1000, batch_size=100)
+    assert float(keras.ops.convert_to_numpy(plain(0))) == pytest.approx(1e-2)
+    with pytest.raises(ValueError, match="warmup_fraction"):
+        training.cosine_schedule(1e-2, epochs=1, train_size=10, batch_size=1, warmup_fraction=1)

@@ -1,0 +1,150 @@
+"""Distributed hyperparameter search on keras-tuner's own chief/worker engine (``python -m mnistkit tune``).
+
+keras-tuner runs one **chief** (the oracle: it hands out hyperparameters and collects results over
+gRPC) and any number of **workers** (each trains the trials it is handed). Every process runs the same
+search code; three environment variables say which role it plays and where the chief listens:
+
+``KERASTUNER_TUNER_ID``     ``chief`` for the oracle, ``tuner0``, ``tuner1``, ... for the workers
+``KERASTUNER_ORACLE_IP``    the chief's address (``127.0.0.1`` on one machine)
+``KERASTUNER_ORACLE_PORT``  the chief's port
+
+``run_search`` starts a chief and N workers on this machine, reports workers that die (the rest finish
+the search), stops everything it started on Ctrl-C, and returns the trial table with the worker that
+ran each trial. ``node_command`` is the command each process runs, for running them on several hosts.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from . import config, results
+
+ROLE, IP, PORT = "KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"
+WORKER_LOG = "workers.jsonl"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free on ``host`` right now."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def node_command(*, directory: Path, project: str, tuner: str, max_trials: int, epochs: int,
+                 train_size: int | None, seed: int) -> list[str]:
+    """The command a chief or worker runs (its role comes from ``KERASTUNER_TUNER_ID``)."""
+    cmd = [sys.executable, "-m", "mnistkit", "tune-node", "--directory", str(directory), "--project", project,
+           "--tuner", tuner, "--max-trials", str(max_trials), "--epochs", str(epochs), "--seed", str(seed)]
+    return cmd + (["--train-size", str(train_size)] if train_size else [])
+
+
+def run_node(*, directory: Path, project: str, tuner: str, max_trials: int, epochs: int, train_size: int | None,
+             seed: int, batch_size: int = 256) -> None:
+    """Body of one chief or worker process. The chief serves the oracle until the search is done;
+    a worker trains trials and appends ``{trial, worker, seconds}`` to ``<project>/workers.jsonl``."""
+    from . import data as mkdata
+    from . import tuning
+
+    role = os.environ.get(ROLE)
+    if role is None:
+        raise RuntimeError(f"{ROLE} is not set: use 'python -m mnistkit tune' or set {ROLE}, {IP} and {PORT}")
+    splits = mkdata.load_mnist_splits(train_size=train_size, seed=seed)
+    chief = role == "chief"
+    tuner_obj = tuning.make_tuner(tuner, max_trials=max_trials, max_epochs=epochs, seed=seed,
+                                  directory=directory if chief else directory / "workers",
+                                  project=project if chief else f"{project}-{role}")
+    if not chief:
+        tuner_obj.worker_log = directory / project / WORKER_LOG
+    tuning.search(tuner_obj, splits, epochs=epochs, batch_size=batch_size)
+
+
+def _wait_for_port(host: str, port: int, chief: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if chief.poll() is not None:
+            raise RuntimeError(f"the chief exited with code {chief.returncode} before serving on {host}:{port}")
+        with socket.socket() as s:
+            s.settimeout(0.5)
+            if s.connect_ex((host, port)) == 0:
+                return
+        time.sleep(0.3)
+    raise TimeoutError(f"the chief did not start serving on {host}:{port} within {timeout:.0f} s")
+
+
+def _stop(procs) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def run_search(*, workers: int = 2, port: int | None = None, host: str = "127.0.0.1", tuner: str = "random",
+               max_trials: int = 6, epochs: int = 3, train_size: int | None = None, seed: int = 42,
+               directory: str | Path | None = None, start_timeout: float = 180, log=print) -> pd.DataFrame:
+    """Start a chief and ``workers`` workers on this machine, wait for the search, return its trial table.
+
+    Workers that exit with an error are reported through ``log`` while the others finish the search.
+    Ctrl-C (KeyboardInterrupt) stops every process this function started before it propagates.
+    """
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ValueError(f"workers={workers!r} is not valid; use an integer >= 1")
+    directory = Path(directory) if directory else config.artifacts_dir() / "tuning"
+    project = f"distributed-{tuner}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    port = port or free_port(host)
+    cmd = node_command(directory=directory, project=project, tuner=tuner, max_trials=max_trials, epochs=epochs,
+                       train_size=train_size, seed=seed)
+    env = {**os.environ, IP: host, PORT: str(port)}
+    started = [subprocess.Popen(cmd, env={**env, ROLE: "chief"})]
+    try:
+        _wait_for_port(host, port, started[0], start_timeout)
+        log(f"chief serving on {host}:{port}; starting {workers} worker(s)")
+        pool = {f"tuner{i}": subprocess.Popen(cmd, env={**env, ROLE: f"tuner{i}"}) for i in range(workers)}
+        started += list(pool.values())
+        _wait_for_workers(pool, log)
+        try:
+            started[0].wait(timeout=30)   # the chief exits once every live worker has checked out
+        except subprocess.TimeoutExpired:
+            log("the chief is still waiting on trials of dead workers; stopping it")
+    finally:
+        _stop(started)
+    return trial_table(directory / project)
+
+
+def _wait_for_workers(pool: dict, log) -> None:
+    running = dict(pool)
+    while running:
+        for name, proc in list(running.items()):
+            if proc.poll() is not None:
+                del running[name]
+                if proc.returncode != 0:
+                    log(f"worker {name} died (exit code {proc.returncode}); the other workers carry on")
+        time.sleep(0.5)
+
+
+def trial_table(project_dir: str | Path) -> pd.DataFrame:
+    """The chief's trials (from its ``trial_*/trial.json`` files) with the worker that ran each."""
+    project_dir = Path(project_dir)
+    ran = {r["trial"]: r for r in results.read_records(project_dir / WORKER_LOG)}
+    rows = []
+    for path in sorted(project_dir.glob("trial_*/trial.json")):
+        trial = json.loads(path.read_text())
+        tid = trial["trial_id"]
+        best = (trial.get("metrics", {}).get("metrics", {}).get("val_accuracy", {}).get("observations") or [{}])
+        values = [v for obs in best for v in obs.get("value", [])]
+        rows.append({"trial": tid, "status": trial.get("status"), "worker": ran.get(tid, {}).get("worker"),
+                     "val_accuracy": max(values) if values else None, "seconds": ran.get(tid, {}).get("seconds"),
+                     **trial.get("hyperparameters", {}).get("values", {})})
+    return pd.DataFrame(rows)

@@ -1,0 +1,90 @@
+"""Digits from image files, preprocessed the way MNIST was made (used by ``python -m mnistkit predict``).
+
+MNIST's recipe: the digit is scaled to fit a 20x20 box (keeping its aspect ratio, anti-aliased), then
+placed in a 28x28 image so that its centre of mass is at the centre. Digits are light on dark.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+BOX, SIZE = 20, 28
+INVERT = ("auto", "yes", "no")
+
+
+def load_image(path: str | Path) -> np.ndarray:
+    """A PNG/JPEG/… file as a 2-d float32 array in [0, 1] (grey levels; colour is converted)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        image.load()
+        if image.mode in ("RGBA", "LA", "P"):  # transparent background -> white paper
+            rgba = image.convert("RGBA")
+            paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            image = Image.alpha_composite(paper, rgba)
+        return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+
+
+def to_mnist(image: np.ndarray, *, invert: str = "auto") -> np.ndarray:
+    """Preprocess one grey image of any size into a 28x28 float32 MNIST-style digit.
+
+    Parameters
+    ----------
+    image : 2-d array
+        Grey levels in [0, 1] (or 0-255).
+    invert : {"auto", "yes", "no"}, default="auto"
+        MNIST digits are light on dark. ``"auto"`` inverts when the image border is brighter than its
+        centre region, i.e. a dark digit on light paper.
+
+    Raises
+    ------
+    ValueError
+        If the image is not 2-d or holds no digit (a blank page).
+    """
+    from PIL import Image
+    from scipy.ndimage import center_of_mass
+
+    if invert not in INVERT:
+        raise ValueError(f"invert={invert!r} is not valid; choose one of: {', '.join(INVERT)}")
+    img = np.asarray(image, dtype=np.float32)
+    if img.ndim != 2 or min(img.shape) < 2:
+        raise ValueError(f"expected a 2-d grey image, got shape {img.shape}")
+    img = img / 255.0 if img.max() > 1.0 else img
+    border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
+    if invert == "yes" or (invert == "auto" and np.median(border) > 0.5):
+        img, border = 1.0 - img, 1.0 - border
+    img = np.clip(img - np.median(border), 0, None)  # grey paper or a dark-grey background becomes 0
+    if img.max() <= 0.05:
+        raise ValueError("no digit found: the image is blank")
+    img /= img.max()
+    rows, cols = np.nonzero(img > 0.1)
+    img = img[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
+    h, w = img.shape
+    scale = BOX / max(h, w)
+    new = (max(1, round(w * scale)), max(1, round(h * scale)))
+    small = np.asarray(Image.fromarray(img, mode="F").resize(new, Image.Resampling.LANCZOS), dtype=np.float32)
+    small = np.clip(small, 0, 1)
+    out = np.zeros((SIZE, SIZE), np.float32)
+    cy, cx = center_of_mass(small)
+    top = int(np.clip(round(SIZE / 2 - cy), 0, SIZE - small.shape[0]))
+    left = int(np.clip(round(SIZE / 2 - cx), 0, SIZE - small.shape[1]))
+    out[top: top + small.shape[0], left: left + small.shape[1]] = small
+    return out
+
+
+def predict_files(model, paths, *, invert: str = "auto"):
+    """Predict each file's digit. Returns ``(results, errors)``: ``results`` is a list of
+    ``(path, digit, confidence)``; ``errors`` a list of ``(path, message)`` for files that could not be read."""
+    images, kept, errors = [], [], []
+    for path in paths:
+        try:
+            images.append(to_mnist(load_image(path), invert=invert))
+            kept.append(path)
+        except (OSError, ValueError) as exc:  # missing, unreadable, not an image, or blank
+            errors.append((path, str(exc) or type(exc).__name__))
+    if not images:
+        return [], errors
+    proba = np.asarray(model.predict(np.stack(images), verbose=0))
+    results = [(p, int(row.argmax()), float(row.max())) for p, row in zip(kept, proba)]
+    return results, errors

@@ -1,0 +1,32 @@
+"""keras-tuner's chief/worker engine on loopback only (127.0.0.1), with a tiny budget."""
+import pytest
+
+from mnistkit import data, distributed
+
+
+def test_chief_and_two_workers_share_the_trials(tmp_path):
+    try:
+        data.load_mnist(sources=("path", "cache", "keras-cache"))
+    except data.MnistDataError:
+        pytest.skip("MNIST is not fetched yet (run: python -m mnistkit fetch)")
+    messages = []
+    table = distributed.run_search(workers=2, host="127.0.0.1", tuner="random", max_trials=8, epochs=1,
+                                   train_size=600, directory=tmp_path, log=messages.append)
+    assert any("chief serving on 127.0.0.1:" in m for m in messages)
+    assert not any("died" in m for m in messages), messages
+    done = table[table["status"] == "COMPLETED"]
+    assert len(done) >= 4 and done["val_accuracy"].notna().all()
+    assert set(done["worker"]) == {"tuner0", "tuner1"}, table[["trial", "worker"]]
+
+
+def test_worker_count_is_checked_before_anything_starts(tmp_path):
+    with pytest.raises(ValueError, match="workers=0"):
+        distributed.run_search(workers=0, directory=tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_node_without_a_role_explains_the_variables(tmp_path, monkeypatch):
+    monkeypatch.delenv(distributed.ROLE, raising=False)
+    with pytest.raises(RuntimeError, match="KERASTUNER_TUNER_ID is not set"):
+        distributed.run_node(directory=tmp_path, project="p", tuner="random", max_trials=1, epochs=1,
+                             train_size=10, seed=0)

@@ -1,0 +1,103 @@
+"""Preprocessing of digit image files, and `python -m mnistkit predict` end to end."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mnistkit import data, images
+
+
+def mnist_or_skip():
+    try:
+        return data.load_mnist(sources=("path", "cache", "keras-cache"))
+    except data.MnistDataError:
+        pytest.skip("MNIST is not fetched yet (run: python -m mnistkit fetch)")
+
+
+def synthetic_digit(size=60, thickness=6):
+    """A dark '7' on white paper."""
+    img = np.ones((size, size), np.float32)
+    img[10:10 + thickness, 12:48] = 0.0
+    for r in range(10, 52):
+        c = 48 - (r - 10) // 2
+        img[r, c - thickness // 2: c + thickness // 2] = 0.0
+    return img
+
+
+def test_to_mnist_fits_a_20px_box_centred_by_mass_light_on_dark():
+    out = images.to_mnist(synthetic_digit())
+    assert out.shape == (28, 28) and out.dtype == np.float32 and 0 <= out.min() and out.max() <= 1
+    rows, cols = np.nonzero(out > 0.1)
+    assert max(np.ptp(rows), np.ptp(cols)) + 1 <= 21
+    from scipy.ndimage import center_of_mass
+    assert np.allclose(center_of_mass(out), (14, 14), atol=1.0)
+    assert out[0].max() == 0 and out[:, 0].max() == 0  # dark background
+
+
+def test_polarity_is_detected_and_can_be_forced():
+    dark_on_light = synthetic_digit()
+    auto = images.to_mnist(dark_on_light)
+    assert np.allclose(images.to_mnist(1 - dark_on_light), auto, atol=1e-5)
+    assert np.allclose(images.to_mnist(dark_on_light, invert="yes"), auto, atol=1e-5)
+    with pytest.raises(ValueError, match="auto, yes, no"):
+        images.to_mnist(dark_on_light, invert="maybe")
+
+
+def test_blank_and_malformed_images_are_refused():
+    with pytest.raises(ValueError, match="blank"):
+        images.to_mnist(np.ones((40, 40)))
+    with pytest.raises(ValueError, match="2-d"):
+        images.to_mnist(np.ones((4, 4, 3)))
+
+
+def test_mnist_digits_survive_preprocessing():
+    (_, _), (x_test, _) = mnist_or_skip()
+    for x in x_test[:50]:
+        x = x.astype(np.float32) / 255
+        again = images.to_mnist(x)
+        assert np.corrcoef(again.ravel(), x.ravel())[0, 1] > 0.8
+
+
+@pytest.fixture(scope="module")
+def small_cnn(tmp_path_factory):
+    """A small CNN trained for a few seconds on real MNIST, saved as .keras."""
+    (x, y), (x_test, y_test) = mnist_or_skip()
+    from mnistkit import models, training
+    training.set_seed(0)
+    model = models.build_cnn((16, 32), dropout=0.25, seed=0)
+    model.fit(data.scale(x[:12_000]), y[:12_000], epochs=2, batch_size=128, verbose=0)
+    path = tmp_path_factory.mktemp("model") / "cnn.keras"
+    model.save(path)
+    return model, path, x_test, y_test
+
+
+def test_predict_command_matches_predictions_on_the_arrays(small_cnn, tmp_path):
+    model, model_path, x_test, _ = small_cnn
+    digits = x_test[:20]
+    paths = []
+    for i, digit in enumerate(digits):
+        picture = Image.fromarray(255 - digit if i % 3 == 0 else digit)   # every third: dark on light
+        if i % 2 == 1:
+            picture = picture.resize((100, 100), Image.Resampling.BILINEAR)
+        paths.append(tmp_path / f"digit{i:02d}.{'jpg' if i == 7 else 'png'}")
+        picture.save(paths[-1], quality=98) if i == 7 else picture.save(paths[-1])
+    expected = model.predict(data.scale(digits), verbose=0).argmax(1)
+    bad = [tmp_path / "missing.png", tmp_path / "notes.png"]
+    bad[1].write_text("not an image")
+    done = subprocess.run([sys.executable, "-m", "mnistkit", "predict", "--model", str(model_path),
+                           *map(str, paths + bad)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert done.returncode == 1
+    lines = dict(line.rsplit(": ", 1) for line in done.stdout.strip().splitlines())
+    got = [int(lines[str(p)].split()[0]) for p in paths]
+    assert got == expected.tolist()
+    assert f"{bad[0]}: error:" in done.stderr and f"{bad[1]}: error:" in done.stderr
+
+
+def test_predict_without_a_model_explains_what_to_do(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "mnistkit", "predict", "x.png"], capture_output=True, text=True,
+                          env={**os.environ, "MNISTKIT_ARTIFACTS": str(tmp_path)}, timeout=120)
+    assert done.returncode == 2 and "no trained model found" in done.stderr

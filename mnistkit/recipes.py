@@ -71,7 +71,7 @@ BASELINE = Recipe("baseline", "02_baseline", "mlp", {"hidden": ()}, epochs=40)
 BEST_ARCHITECTURE = Recipe("arch-256-128", "03_architectures", "mlp", {"hidden": (256, 128)}, epochs=20, patience=3)
 BEST_MLP = Recipe("best-mlp", "05_regularization", "mlp",
                   {"hidden": (512, 512), "dropout": 0.25, "batch_norm": True},
-                  epochs=16, batch_size=512, learning_rate=3e-3, cosine=True,
+                  epochs=14, batch_size=512, learning_rate=3e-3, cosine=True,
                   augment={"shift": 0.08, "rotation": 0.03}, patience=None)
 KERASIO_CNN = Recipe("keras-io-cnn", "07_cnn", "cnn", {"filters": (32, 64), "dropout": 0.5},
                      epochs=15, batch_size=128, patience=3)

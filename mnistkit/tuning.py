@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import os
 import time
+import warnings
 from pathlib import Path
 
 from . import import_tensorflow_quietly
@@ -62,18 +63,37 @@ def hyperparameters_of(hp: kt.HyperParameters) -> dict:
     return values
 
 
+class _EpochCounter(keras.callbacks.Callback):
+    """Counts the epochs a trial trains. keras-tuner deep-copies callbacks for each trial, so this one
+    returns itself from ``__deepcopy__`` to keep the count where ``_Timed`` can read it."""
+
+    def __init__(self):
+        super().__init__()
+        self.epochs = 0
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs += 1
+
+
 class _Timed:
-    """Mixin that records each trial's wall time (keras-tuner itself does not) and, on a distributed
-    worker (``worker_log`` set), appends which worker ran which trial."""
+    """Mixin that records each trial's wall time and epochs trained (keras-tuner itself keeps one
+    metric value per run, not per epoch) and, on a distributed worker (``worker_log`` set), appends
+    which worker ran which trial."""
 
     worker_log = None
 
     def run_trial(self, trial, *args, **kwargs):
+        counter = _EpochCounter()
+        kwargs["callbacks"] = [*kwargs.get("callbacks", []), counter]
         start = time.perf_counter()
         try:
             return super().run_trial(trial, *args, **kwargs)
         finally:
             seconds = self.trial_seconds[trial.trial_id] = time.perf_counter() - start
+            self.trial_epochs[trial.trial_id] = counter.epochs
             if self.worker_log is not None:
                 from .results import append_record
 
@@ -128,7 +148,7 @@ def make_tuner(kind: str, *, hypermodel: kt.HyperModel | None = None, max_trials
         tuner = TimedRandomSearch(max_trials=max_trials, **common)
     else:
         tuner = TimedBayesianOptimization(max_trials=max_trials, **common)
-    tuner.trial_seconds = {}
+    tuner.trial_seconds, tuner.trial_epochs = {}, {}
     return tuner
 
 
@@ -140,8 +160,10 @@ def search(tuner: kt.Tuner, data: Splits, *, epochs: int = 10, batch_size: int =
     """
     start = time.perf_counter()
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience)
-    tuner.search(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=epochs,
-                 batch_size=batch_size, callbacks=[stop], verbose=0)
+    with warnings.catch_warnings():  # Hyperband resumes models from saved weights, without optimizer state
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        tuner.search(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=epochs,
+                     batch_size=batch_size, callbacks=[stop], verbose=0)
     tuner.search_seconds = time.perf_counter() - start
     return trials_table(tuner)
 
@@ -159,9 +181,9 @@ def trials_table(tuner: kt.Tuner) -> pd.DataFrame:
         values = hyperparameters_of(trial.hyperparameters)
         hb = {k.split("/")[1]: values.pop(k) for k in list(values) if k.startswith("tuner/")}
         acc = trial.metrics.get_best_value("val_accuracy") if trial.metrics.exists("val_accuracy") else None
-        history = trial.metrics.get_history("val_accuracy") if trial.metrics.exists("val_accuracy") else []
+        epochs = getattr(tuner, "trial_epochs", {}).get(trial_id)
         rows.append({"trial": trial_id, "status": str(trial.status), "val_accuracy": acc,
-                     "epochs": len(history), "seconds": round(tuner.trial_seconds.get(trial_id, float("nan")), 2),
+                     "epochs": epochs, "seconds": round(tuner.trial_seconds.get(trial_id, float("nan")), 2),
                      **{f"hb_{k}": v for k, v in hb.items()}, **values})
     frame = pd.DataFrame(rows)
     if not frame.empty:

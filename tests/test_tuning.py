@@ -50,3 +50,5 @@ def test_hyperband_table_shows_brackets_and_running_best(tmp_path):
     assert {"hb_bracket", "hb_round", "hb_epochs", "hb_initial_epoch", "best_so_far"} <= set(table.columns)
     assert (table["best_so_far"].diff().dropna() >= 0).all()
     assert table["hb_round"].max() >= 1  # some models were promoted to a bigger budget
+    budget = table["hb_epochs"] - table["hb_initial_epoch"]
+    assert ((table["epochs"] >= 1) & (table["epochs"] <= budget)).all()  # epochs counted per trial

@@ -107,6 +107,7 @@ def run_search(*, workers: int = 2, port: int | None = None, host: str = "127.0.
     cmd = node_command(directory=directory, project=project, tuner=tuner, max_trials=max_trials, epochs=epochs,
                        train_size=train_size, seed=seed)
     env = {**os.environ, IP: host, PORT: str(port)}
+    previous = _interrupt_on_signals()
     started = [subprocess.Popen(cmd, env={**env, ROLE: "chief"})]
     try:
         _wait_for_port(host, port, started[0], start_timeout)
@@ -120,7 +121,23 @@ def run_search(*, workers: int = 2, port: int | None = None, host: str = "127.0.
             log("the chief is still waiting on trials of dead workers; stopping it")
     finally:
         _stop(started)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return trial_table(directory / project)
+
+
+def _interrupt_on_signals() -> dict:
+    """Make SIGINT (Ctrl-C) and SIGTERM raise KeyboardInterrupt here, even when this process was started with
+    SIGINT ignored (as background jobs of a non-interactive shell are); returns the handlers to restore."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    return {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
 
 
 def _wait_for_workers(pool: dict, log) -> None:

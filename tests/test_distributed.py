@@ -30,3 +30,48 @@ def test_a_node_without_a_role_explains_the_variables(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="KERASTUNER_TUNER_ID is not set"):
         distributed.run_node(directory=tmp_path, project="p", tuner="random", max_trials=1, epochs=1,
                              train_size=10, seed=0)
+
+
+def processes_mentioning(text):
+    """PIDs of live processes whose command line contains ``text`` (Linux /proc)."""
+    from pathlib import Path
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text in cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace"):
+                found.append(int(cmdline.parent.name))
+        except OSError:
+            pass
+    return found
+
+
+def test_ctrl_c_stops_the_chief_and_every_worker(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+    if not Path("/proc/self/cmdline").exists():
+        pytest.skip("needs /proc to find the child processes")
+    try:
+        data.load_mnist(sources=("path", "cache", "keras-cache"))
+    except data.MnistDataError:
+        pytest.skip("MNIST is not fetched yet (run: python -m mnistkit fetch)")
+    proc = subprocess.Popen([sys.executable, "-m", "mnistkit", "tune", "--workers", "2", "--max-trials", "50",
+                             "--epochs", "3", "--train-size", "2000", "--directory", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    try:
+        for line in proc.stdout:
+            if "chief serving on 127.0.0.1" in line:
+                break
+        time.sleep(3)
+        assert len(processes_mentioning(str(tmp_path))) >= 3  # the command, the chief, the workers
+        os.killpg(proc.pid, signal.SIGINT)                    # what Ctrl-C in a terminal does
+        assert proc.wait(timeout=60) == 130
+        time.sleep(1)
+        assert processes_mentioning(str(tmp_path)) == []
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)

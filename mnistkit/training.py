@@ -21,7 +21,7 @@ import pandas as pd
 from . import config, results
 from .data import Splits, one_hot
 from .files import atomic_write
-from .models import _is_int, check_choice, uses_one_hot
+from .models import _is_int, _is_real, check_choice, uses_one_hot
 
 MONITORS = ("val_loss", "val_accuracy")
 
@@ -320,7 +320,7 @@ def lr_range_test(model: keras.Model, data: Splits, *, min_lr: float = 1e-6, max
 
 
 def _is_real_positive(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    return _is_real(value) and value > 0
 
 
 def cosine_schedule(peak_lr: float, *, epochs: int, train_size: int, batch_size: int,

@@ -18,6 +18,23 @@ def classification_report(y_true, y_pred) -> pd.DataFrame:
     return frame.round(4)
 
 
+def probabilities(models: dict, x, *, batch_size: int = 1024) -> dict:
+    """``{name: model.predict(x)}`` for several models (08), without TensorFlow's retracing warning.
+
+    Each Keras model traces its own predict function; after five models TensorFlow warns about "excessive
+    retracing", which is expected here and not a problem, so its Python logger is quietened meanwhile.
+    """
+    import tensorflow as tf
+
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    try:
+        return {name: model.predict(x, batch_size=batch_size, verbose=0) for name, model in models.items()}
+    finally:
+        logger.setLevel(level)
+
+
 def per_class_accuracy(y_true, y_pred) -> pd.Series:
     """Accuracy on each digit (recall), indexed 0-9."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)

@@ -169,24 +169,30 @@ def build_mlp(hidden=(128,), *, activation: str = "relu", dropout: float = 0.0, 
     return compile_model(model, optimizer=optimizer, learning_rate=learning_rate, labels=labels)
 
 
-def build_cnn(filters=(32, 64), *, kernel_size: int = 3, convs_per_block: int = 1, padding: str = "valid",
-              pool: str = "max", batch_norm: bool = False, bn_momentum: float = 0.99, activation: str = "relu",
+def build_cnn(filters=(32, 64), *, kernel_size: int = 3, convs_per_block=1, padding: str = "valid",
+              pool: str = "max", stem: int | None = None, batch_norm: bool = False, bn_momentum: float = 0.99, activation: str = "relu",
               dense=(), dropout: float = 0.0, global_pool: bool = False, optimizer: str = "adam", learning_rate=1e-3, labels: str = "sparse",
               augment=None, seed=None, name: str | None = None) -> keras.Model:
     """A convolutional network on 28x28 images, compiled.
 
-    Each entry of ``filters`` is a block: ``convs_per_block`` convolutions of that many filters (each
-    followed by batch norm when asked, then the activation), then a 2x2 pooling.
+    An optional stem first halves the image; then each entry of ``filters`` is a block:
+    ``convs_per_block`` convolutions of that many filters (each followed by batch norm when asked, then the
+    activation), then a 2x2 pooling.
 
     Parameters
     ----------
     filters : tuple of int, default=(32, 64)
         Filters per block.
     kernel_size : int, default=3
-    convs_per_block : int, default=1
+    convs_per_block : int or tuple of int, default=1
+        Convolutions in every block, or one count per block, e.g. ``(1, 2)``.
     padding : {"valid", "same"}, default="valid"
         ``"valid"`` shrinks each side by ``kernel_size - 1``; ``"same"`` keeps the size.
     pool : {"max", "avg", "none"}, default="max"
+    stem : int, optional
+        Filters of a 5x5 convolution with stride 2 before the blocks: it turns the 28x28 image into 14x14
+        feature maps at once. On a CPU, layers at full resolution cost far more time than their
+        multiply-adds suggest (memory traffic), so a stem buys depth and width for the later blocks (07).
     batch_norm : bool, default=False
     bn_momentum : float, default=0.99
         How slowly batch norm's moving statistics follow the batches; 0.9 suits runs of a few hundred steps,
@@ -204,26 +210,35 @@ def build_cnn(filters=(32, 64), *, kernel_size: int = 3, convs_per_block: int = 
     filters, dense = check_units(filters), check_units(dense)
     if not filters:
         raise ValueError("filters=() is not valid; give at least one block, e.g. (32, 64)")
-    for label, value, low in (("kernel_size", kernel_size, 1), ("convs_per_block", convs_per_block, 1)):
-        if not _is_int(value) or value < low or value > 7:
-            raise ValueError(f"{label}={value!r} is not valid; use an integer from {low} to 7")
+    if not _is_int(kernel_size) or not 1 <= kernel_size <= 7:
+        raise ValueError(f"kernel_size={kernel_size!r} is not valid; use an integer from 1 to 7")
+    convs = _check_convs_per_block(convs_per_block, len(filters))
+    if stem is not None and (not _is_int(stem) or stem < 1):
+        raise ValueError(f"stem={stem!r} is not valid; give the stem's number of filters, e.g. 32, or None")
     padding, pool = check_choice("padding", padding, PADDINGS), check_choice("pool", pool, POOLS)
     activation, dropout = check_choice("activation", activation, ACTIVATIONS), check_fraction("dropout", dropout)
     check_flag("batch_norm", batch_norm), check_flag("global_pool", global_pool)
     if not _is_real(bn_momentum) or not 0 < bn_momentum < 1:
         raise ValueError(f"bn_momentum={bn_momentum!r} is not valid; use a number in (0, 1), e.g. 0.99 or 0.9")
     _check_compile_args(optimizer, learning_rate, labels)
-    _check_feature_map_size(len(filters), kernel_size, convs_per_block, padding, pool)
+    _check_feature_map_size(convs, kernel_size, padding, pool, stem is not None)
     if seed is not None:
         keras.utils.set_random_seed(seed)
     inputs = keras.Input(INPUT_SHAPE, name="image")
     x = layers.Reshape((*INPUT_SHAPE, 1), name="add_channel")(augment(inputs) if augment is not None else inputs)
-    for i, n in enumerate(filters, start=1):
-        for j in range(1, convs_per_block + 1):
-            x = layers.Conv2D(n, kernel_size, padding=padding, use_bias=not batch_norm, name=f"conv{i}_{j}")(x)
-            if batch_norm:
-                x = layers.BatchNormalization(momentum=bn_momentum, name=f"bn{i}_{j}")(x)
-            x = layers.Activation(activation, name=f"{activation}{i}_{j}")(x)
+
+    def conv(x, n, size, label, strides=1):
+        x = layers.Conv2D(n, size, strides=strides, padding=padding if strides == 1 else "same",
+                          use_bias=not batch_norm, name=f"conv{label}")(x)
+        if batch_norm:
+            x = layers.BatchNormalization(momentum=bn_momentum, name=f"bn{label}")(x)
+        return layers.Activation(activation, name=f"{activation}{label}")(x)
+
+    if stem is not None:
+        x = conv(x, stem, 5, "0_stem", strides=2)
+    for i, (n, count) in enumerate(zip(filters, convs), start=1):
+        for j in range(1, count + 1):
+            x = conv(x, n, kernel_size, f"{i}_{j}")
         if pool != "none":
             x = (layers.MaxPooling2D if pool == "max" else layers.AveragePooling2D)(2, name=f"pool{i}")(x)
     x = layers.GlobalAveragePooling2D(name="global_pool")(x) if global_pool else layers.Flatten(name="flatten")(x)
@@ -236,15 +251,26 @@ def build_cnn(filters=(32, 64), *, kernel_size: int = 3, convs_per_block: int = 
     return compile_model(model, optimizer=optimizer, learning_rate=learning_rate, labels=labels)
 
 
-def _check_feature_map_size(blocks: int, kernel_size: int, convs: int, padding: str, pool: str) -> None:
+def _check_convs_per_block(convs_per_block, blocks: int) -> tuple[int, ...]:
+    """One convolution count (1-7) per block, from an int for every block or a tuple with one per block."""
+    counts = (convs_per_block,) * blocks if _is_int(convs_per_block) else convs_per_block
+    if isinstance(counts, (str, bytes)) or not isinstance(counts, Sequence) or len(counts) != blocks \
+            or not all(_is_int(c) and 1 <= c <= 7 for c in counts):
+        raise ValueError(f"convs_per_block={convs_per_block!r} is not valid; use an integer from 1 to 7, "
+                         f"or a tuple of {blocks} of them (one per block)")
+    return tuple(int(c) for c in counts)
+
+
+def _check_feature_map_size(convs, kernel_size: int, padding: str, pool: str, stem: bool) -> None:
     """Refuse layouts that shrink the 28x28 image below 1x1 before any layer is built."""
-    size = INPUT_SHAPE[0]
-    for block in range(1, blocks + 1):
-        size -= convs * (kernel_size - 1) if padding == "valid" else 0
+    size = INPUT_SHAPE[0] // 2 if stem else INPUT_SHAPE[0]
+    for block, count in enumerate(convs, start=1):
+        size -= count * (kernel_size - 1) if padding == "valid" else 0
         size = size // 2 if pool != "none" else size
         if size < 1:
-            raise ValueError(f"{blocks} blocks with kernel_size={kernel_size}, padding={padding!r}, pool={pool!r} "
-                             f"shrink the 28x28 image to nothing by block {block}; use padding='same' or fewer blocks")
+            raise ValueError(f"{len(convs)} blocks with kernel_size={kernel_size}, padding={padding!r}, pool={pool!r}"
+                             f"{', a stem' if stem else ''} shrink the 28x28 image to nothing by block {block}; "
+                             f"use padding='same' or fewer blocks")
 
 
 def augmentation(*, shift: float = 0.1, rotation: float = 0.05, seed=None) -> keras.Sequential:

@@ -115,3 +115,22 @@ def leaderboard(*, notebook=None, path: str | Path | None = None, columns=COLUMN
     frame = frame[first + ([c for c in frame.columns if c not in first] if details else [])]
     return frame.sort_values(sort_by, ascending=not sort_by.endswith("accuracy"), kind="stable",
                              na_position="last").reset_index(drop=True)
+
+
+def latest_runs(name: str, *, params: int | None = None, epochs: int | None = None,
+                path: str | Path | None = None) -> pd.DataFrame:
+    """The most recent logged run of each seed whose name starts with ``name`` (08's seeds and seconds).
+
+    ``params`` and ``epochs``, when given, must match too: a run of an earlier version of a model (another size,
+    another number of epochs) logged under the same name is not taken for the current one. Indexed by seed, in
+    the order the runs were logged.
+    """
+    frame = pd.DataFrame(read_records(path))
+    if frame.empty or "name" not in frame.columns:
+        return pd.DataFrame(columns=list(COLUMNS)).set_index("seed")
+    keep = frame["name"].astype(str).str.startswith(name)
+    if params is not None:
+        keep &= frame["params"] == params
+    if epochs is not None:
+        keep &= frame["epochs"] == epochs
+    return frame[keep].drop_duplicates("seed", keep="last").set_index("seed")

@@ -20,7 +20,7 @@ import pandas as pd
 
 from . import config, results
 from .data import Splits, one_hot
-from .files import atomic_write
+from .files import atomic_write, partial_dir
 from .models import _is_int, _is_real, check_choice, uses_one_hot
 
 MONITORS = ("val_loss", "val_accuracy")
@@ -43,6 +43,41 @@ def save_model(model: keras.Model, path: str | Path) -> Path:
     if path.suffix != ".keras":
         raise ValueError(f"{path}: model files must end in .keras")
     return atomic_write(path, lambda tmp: model.save(tmp))
+
+
+def export_saved_model(model: keras.Model, path: str | Path) -> Path:
+    """Export ``model`` as a TensorFlow SavedModel for serving, in inference mode, atomically.
+
+    The ``serve`` endpoint takes a float32 batch of 28x28 images scaled to [0, 1] and returns the ten
+    class probabilities. It calls the model with ``training=False``: Keras 3's augmentation layers
+    default to training mode when called directly, and ``model.export`` would otherwise keep shifting
+    and rotating every image it serves. The folder is written beside ``path`` and renamed into place,
+    so a killed export leaves the previous one intact.
+    """
+    import shutil
+
+    import tensorflow as tf
+
+    path = Path(path)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    signature = [tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name="images")]
+    archive.add_endpoint("serve", tf.function(lambda images: model(images, training=False)), signature)
+    tmp, logger = partial_dir(path.parent), tf.get_logger()
+    level = logger.level
+    try:
+        logger.setLevel("WARNING")   # TensorFlow logs "INFO: Assets written to ..." otherwise
+        archive.write_out(str(tmp / "export"), verbose=False)
+        old = path.with_name(path.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if path.exists():
+            path.rename(old)
+        (tmp / "export").rename(path)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        logger.setLevel(level)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return path
 
 
 @dataclass(repr=False, eq=False)

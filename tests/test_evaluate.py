@@ -51,3 +51,17 @@ def test_pareto_front_keeps_only_undominated_models():
     params = [10, 100, 1000, 50, 100]
     acc = [0.90, 0.95, 0.99, 0.89, 0.94]
     assert evaluate.pareto_front(params, acc).tolist() == [True, True, True, False, False]
+
+
+def test_probabilities_of_many_models_match_predict_without_retracing_warnings(capfd, caplog):
+    from mnistkit import models
+
+    x = np.random.default_rng(0).random((64, 28, 28)).astype("float32")
+    many = {f"m{i}": models.build_mlp((8,), seed=i) for i in range(7)}
+    with caplog.at_level("WARNING", logger="tensorflow"):
+        proba = evaluate.probabilities(many, x, batch_size=32)
+    assert list(proba) == list(many)
+    for name, model in many.items():
+        np.testing.assert_allclose(proba[name], model.predict(x, batch_size=32, verbose=0), atol=1e-6)
+    said = caplog.text + "".join(capfd.readouterr())
+    assert "retracing" not in said

@@ -87,6 +87,11 @@ BAD_CNN_ARGS = [
     ({"activation": "softplusx"}, "choose one of"),
     ({"filters": (8, 16, 32, 64, 128), "kernel_size": 5}, "shrink the 28x28 image to nothing"),
     ({"bn_momentum": 1.0}, r"\(0, 1\)"),
+    ({"convs_per_block": (1, 2)}, "a tuple of 1 of them"),
+    ({"convs_per_block": (0,)}, "from 1 to 7"),
+    ({"stem": 0}, "stem's number of filters"),
+    ({"stem": 16.5}, "stem's number of filters"),
+    ({"filters": (8, 16, 32, 64), "padding": "same", "stem": 8}, "a stem shrink the 28x28 image to nothing by block 4"),
 ]
 
 
@@ -106,6 +111,16 @@ def test_cnn_blocks_follow_the_arguments():
     names = [layer.name for layer in model.layers]
     assert names[:8] == ["image", "add_channel", "conv1_1", "bn1_1", "relu1_1", "conv1_2", "bn1_2", "relu1_2"]
     assert "global_pool" in names and "dense_1" in names and model.get_layer("pool2").output.shape[1:3] == (7, 7)
+    assert model.predict(np.zeros((2, 28, 28), np.float32), verbose=0).shape == (2, 10)
+
+
+def test_stem_halves_the_image_and_blocks_take_their_own_conv_counts():
+    model = models.build_cnn((16, 32), stem=8, convs_per_block=(1, 2), padding="same", batch_norm=True, seed=0)
+    assert model.get_layer("relu0_stem").output.shape[1:] == (14, 14, 8)
+    assert model.get_layer("conv0_stem").kernel.shape == (5, 5, 1, 8)
+    convs = [layer.name for layer in model.layers if layer.name.startswith("conv")]
+    assert convs == ["conv0_stem", "conv1_1", "conv2_1", "conv2_2"]
+    assert model.get_layer("pool2").output.shape[1:] == (3, 3, 32)
     assert model.predict(np.zeros((2, 28, 28), np.float32), verbose=0).shape == (2, 10)
 
 

@@ -60,3 +60,17 @@ def test_two_processes_appending_at_once_lose_nothing(tmp_path):
     names = [r["name"] for r in results.read_records(log)]
     assert len(names) == 2 * n and set(names) == {f"{w}-{i}" for w in "ab" for i in range(n)}
     assert len(log.read_text().splitlines()) == 2 * n
+
+
+def test_latest_runs_take_the_newest_per_seed_of_the_same_model_only(tmp_path):
+    log = tmp_path / "experiments.jsonl"
+    rows = [("cnn", 42, 100, 10, 0.990), ("cnn-seed43", 43, 100, 10, 0.991), ("cnn", 42, 200, 12, 0.995),
+            ("cnn-seed43", 43, 100, 12, 0.992), ("mlp", 42, 200, 12, 0.98), ("cnn", 42, 200, 12, 0.996)]
+    for name, seed, params, epochs, acc in rows:
+        results.append_record({"name": name, "seed": seed, "params": params, "epochs": epochs,
+                               "test_accuracy": acc, "val_accuracy": acc}, path=log)
+    newest = results.latest_runs("cnn", params=200, epochs=12, path=log)
+    assert newest["test_accuracy"].to_dict() == {42: 0.996}          # older sizes and the MLP left out
+    assert results.latest_runs("cnn", path=log)["test_accuracy"].to_dict() == {43: 0.992, 42: 0.996}
+    assert results.latest_runs("cnn", params=100, epochs=10, path=log)["test_accuracy"].to_dict() == {42: 0.99, 43: 0.991}
+    assert results.latest_runs("cnn", path=tmp_path / "none.jsonl").empty

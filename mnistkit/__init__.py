@@ -5,6 +5,7 @@ Submodules load on first use (``import mnistkit as mk; mk.data.load_mnist()``), 
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
@@ -39,6 +40,20 @@ def import_tensorflow_quietly() -> None:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+@contextlib.contextmanager
+def tensorflow_log_level(level: str):
+    """Raise TensorFlow's Python logger to ``level`` (e.g. ``"ERROR"``) inside the block, then restore it."""
+    import tensorflow as tf
+
+    logger = tf.get_logger()
+    previous = logger.level
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
 
 
 if "ipykernel" in sys.modules:  # in a notebook: TensorFlow's start-up lines would clutter the first cell

@@ -24,15 +24,10 @@ def probabilities(models: dict, x, *, batch_size: int = 1024) -> dict:
     Each Keras model traces its own predict function; after five models TensorFlow warns about "excessive
     retracing", which is expected here and not a problem, so its Python logger is quietened meanwhile.
     """
-    import tensorflow as tf
+    from . import tensorflow_log_level
 
-    logger = tf.get_logger()
-    level = logger.level
-    logger.setLevel("ERROR")
-    try:
+    with tensorflow_log_level("ERROR"):
         return {name: model.predict(x, batch_size=batch_size, verbose=0) for name, model in models.items()}
-    finally:
-        logger.setLevel(level)
 
 
 def per_class_accuracy(y_true, y_pred) -> pd.Series:

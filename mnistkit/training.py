@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import import_tensorflow_quietly
+from . import import_tensorflow_quietly, tensorflow_log_level
 
 import_tensorflow_quietly()
 import keras  # noqa: E402
@@ -63,11 +63,10 @@ def export_saved_model(model: keras.Model, path: str | Path) -> Path:
     archive.track(model)
     signature = [tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name="images")]
     archive.add_endpoint("serve", tf.function(lambda images: model(images, training=False)), signature)
-    tmp, logger = partial_dir(path.parent), tf.get_logger()
-    level = logger.level
+    tmp = partial_dir(path.parent)
     try:
-        logger.setLevel("WARNING")   # TensorFlow logs "INFO: Assets written to ..." otherwise
-        archive.write_out(str(tmp / "export"), verbose=False)
+        with tensorflow_log_level("WARNING"):   # TensorFlow logs "INFO: Assets written to ..." otherwise
+            archive.write_out(str(tmp / "export"), verbose=False)
         old = path.with_name(path.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
         if path.exists():
@@ -75,7 +74,6 @@ def export_saved_model(model: keras.Model, path: str | Path) -> Path:
         (tmp / "export").rename(path)
         shutil.rmtree(old, ignore_errors=True)
     finally:
-        logger.setLevel(level)
         shutil.rmtree(tmp, ignore_errors=True)
     return path
 

@@ -66,7 +66,7 @@ def kerasio(x_train, y_train, x_test, y_test, *, epochs: int, seed: int):
     probe = TestEveryEpoch(x_test[..., None], keras.utils.to_categorical(y_test, 10))
     model.fit(x_train[..., None], keras.utils.to_categorical(y_train, 10), batch_size=128, epochs=epochs,
               validation_split=0.1, callbacks=[probe], verbose=0)
-    return probe.epochs
+    return probe.epochs, model.count_params()
 
 
 def mnistkit_fast(data, *, epochs: int, seed: int):
@@ -75,14 +75,16 @@ def mnistkit_fast(data, *, epochs: int, seed: int):
     probe = TestEveryEpoch(data.x_test, data.y_test)
     mk.training.train(model, data, name="fast-cnn-benchmark", notebook="benchmark", epochs=epochs,
                       batch_size=recipe.batch_size, patience=None, seed=seed, callbacks=[probe], verbose=0, log=False)
-    return probe.epochs
+    return probe.epochs, model.count_params()
 
 
-def summarise(name, epochs, target):
+def summarise(name, trained, target):
+    epochs, params = trained
     hit = next((e for e in epochs if e["test_accuracy"] >= target), None)
-    return {"recipe": name, "epochs_run": len(epochs), "epoch_at_target": hit and hit["epoch"],
+    return {"recipe": name, "params": params, "epochs_run": len(epochs), "epoch_at_target": hit and hit["epoch"],
             "seconds_to_target": hit and hit["seconds"], "final_test_accuracy": epochs[-1]["test_accuracy"],
-            "seconds_total": epochs[-1]["seconds"], "per_epoch": epochs}
+            "seconds_total": epochs[-1]["seconds"], "seconds_per_epoch": round(epochs[-1]["seconds"] / len(epochs), 2),
+            "per_epoch": epochs}
 
 
 def main(argv=None) -> int:
@@ -109,10 +111,11 @@ def main(argv=None) -> int:
             ratio = a["seconds_to_target"] / b["seconds_to_target"]
         else:  # (a) never got there: its whole run is a lower bound on its time to the target
             ratio, bound = a["seconds_total"] / b["seconds_to_target"], True
-    print(f"\n{'recipe':<26}{'epoch at 99.2%':>16}{'seconds to 99.2%':>18}{'final test acc':>16}")
+    print(f"\n{'recipe':<24}{'params':>8}{'s/epoch':>9}{'epoch at 99.2%':>16}{'seconds to 99.2%':>18}"
+          f"{'final test acc':>16}")
     for r in (a, b):
-        print(f"{r['recipe']:<26}{str(r['epoch_at_target']):>16}{str(r['seconds_to_target']):>18}"
-              f"{r['final_test_accuracy']:>16.4f}")
+        print(f"{r['recipe']:<24}{r['params']:>8,}{r['seconds_per_epoch']:>9.1f}{str(r['epoch_at_target']):>16}"
+              f"{str(r['seconds_to_target']):>18}{r['final_test_accuracy']:>16.4f}")
     if ratio is None:
         verdict = "n/a: mnistkit's recipe did not reach the target"
     elif bound:

@@ -33,6 +33,9 @@ def test_time_to_accuracy_smoke(tmp_path):
     assert "seconds to 99.2%" in stdout and "ratio (a)/(b)" in stdout
     assert [r["recipe"] for r in result["recipes"]] == ["keras-io mnist_convnet", "mnistkit FAST_CNN"]
     assert all(len(r["per_epoch"]) == 1 and 0 <= r["final_test_accuracy"] <= 1 for r in result["recipes"])
+    assert result["recipes"][0]["params"] == 34_826  # the keras-io model as documented
+    assert result["recipes"][1]["params"] == 29_658  # mnistkit.recipes.FAST_CNN
+    assert "34,826" in stdout and "29,658" in stdout
 
 
 def test_throughput_smoke(tmp_path):

@@ -2,7 +2,8 @@
 
 A writer killed midway leaves only a ``.partial-<pid>-…`` file, never a damaged file under the real
 name; ``remove_stale_partials`` clears those whose writer is no longer running. Used by
-``mnistkit.data`` (the MNIST cache) and ``mnistkit.results`` (models and summaries).
+``mnistkit.data`` (the MNIST cache), ``mnistkit.results`` (models and summaries) and ``mnistkit.training``
+(saved models and SavedModel exports).
 """
 from __future__ import annotations
 
@@ -31,6 +32,25 @@ def atomic_write(dest: str | os.PathLike, write) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return dest
+
+
+def atomic_write_dir(dest: str | os.PathLike, write) -> Path:
+    """Call ``write(tmp_folder)`` on a folder path beside ``dest``, then swap it in for ``dest``.
+
+    The old folder is moved into the same partial folder first and deleted with it, so readers find the old
+    folder or the new one (or, for an instant between two renames, none), never half of one; if ``write``
+    fails or the process dies, ``dest`` is untouched and only a partial folder is left.
+    """
+    dest = Path(dest)
+    tmp = partial_dir(dest.parent)
+    try:
+        write(tmp / "new")
+        if dest.exists():
+            dest.rename(tmp / "old")
+        (tmp / "new").rename(dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
 

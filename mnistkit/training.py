@@ -20,7 +20,7 @@ import pandas as pd
 
 from . import config, results
 from .data import Splits, one_hot
-from .files import atomic_write, partial_dir
+from .files import atomic_write, atomic_write_dir
 from .models import _is_int, _is_real, check_choice, uses_one_hot
 
 MONITORS = ("val_loss", "val_accuracy")
@@ -54,28 +54,18 @@ def export_saved_model(model: keras.Model, path: str | Path) -> Path:
     and rotating every image it serves. The folder is written beside ``path`` and renamed into place,
     so a killed export leaves the previous one intact.
     """
-    import shutil
-
     import tensorflow as tf
 
-    path = Path(path)
     archive = keras.export.ExportArchive()
     archive.track(model)
     signature = [tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name="images")]
     archive.add_endpoint("serve", tf.function(lambda images: model(images, training=False)), signature)
-    tmp = partial_dir(path.parent)
-    try:
+
+    def write(folder: Path) -> None:
         with tensorflow_log_level("WARNING"):   # TensorFlow logs "INFO: Assets written to ..." otherwise
-            archive.write_out(str(tmp / "export"), verbose=False)
-        old = path.with_name(path.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if path.exists():
-            path.rename(old)
-        (tmp / "export").rename(path)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return path
+            archive.write_out(str(folder), verbose=False)
+
+    return atomic_write_dir(path, write)
 
 
 @dataclass(repr=False, eq=False)

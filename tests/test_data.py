@@ -336,3 +336,25 @@ def test_split_validation_is_seeded_disjoint_and_independent_of_train_size():
 def test_split_validation_rejects_bad_sizes(kwargs):
     with pytest.raises(ValueError, match="must be"):
         data.split_validation(np.arange(100), np.arange(100), **kwargs)
+
+
+def test_atomic_write_dir_replaces_a_folder_or_leaves_it_untouched(tmp_path):
+    from mnistkit import files
+
+    def fill(text):
+        def write(folder):
+            folder.mkdir()
+            (folder / "a.txt").write_text(text)
+        return write
+
+    dest = files.atomic_write_dir(tmp_path / "export", fill("one"))
+    files.atomic_write_dir(dest, fill("two"))
+    assert (dest / "a.txt").read_text() == "two" and sorted(p.name for p in tmp_path.iterdir()) == ["export"]
+
+    def broken(folder):
+        fill("three")(folder)
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        files.atomic_write_dir(dest, broken)
+    assert (dest / "a.txt").read_text() == "two" and sorted(p.name for p in tmp_path.iterdir()) == ["export"]

@@ -1,4 +1,6 @@
-"""The benchmark scripts' --smoke modes: each runs end to end on a tiny budget and writes its JSON."""
+"""The benchmark scripts' --smoke modes (each runs end to end on a tiny budget and writes its JSON), and the
+pieces of modern_cnn_variants that its numbers rest on."""
+import importlib.util
 import json
 import os
 import subprocess
@@ -12,7 +14,7 @@ from mnistkit import data
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def needs_mnist():
     try:
         data.load_mnist(sources=("path", "cache", "keras-cache"))
@@ -28,7 +30,7 @@ def run(script, out, tmp_path):
     return done.stdout, json.loads(out.read_text())
 
 
-def test_time_to_accuracy_smoke(tmp_path):
+def test_time_to_accuracy_smoke(tmp_path, needs_mnist):
     stdout, result = run("time_to_accuracy.py", tmp_path / "tta.json", tmp_path)
     assert "seconds to 99.2%" in stdout and "ratio (a)/(b)" in stdout
     assert [r["recipe"] for r in result["recipes"]] == ["keras-io mnist_convnet", "mnistkit FAST_CNN"]
@@ -38,10 +40,66 @@ def test_time_to_accuracy_smoke(tmp_path):
     assert "34,826" in stdout and "29,658" in stdout
 
 
-def test_throughput_smoke(tmp_path):
+def test_throughput_smoke(tmp_path, needs_mnist):
     stdout, result = run("throughput.py", tmp_path / "tp.json", tmp_path)
     assert "FLOP bound" in stdout and "x plain" in stdout
     for kind in ("mlp", "cnn"):
         rows = result["models"][kind]["results"]
         assert rows[0]["setting"].startswith("plain model.fit") and all(r["samples_per_s"] > 0 for r in rows)
         assert result["models"][kind]["flop_bound_samples_per_s"] > rows[0]["samples_per_s"]
+
+
+def test_modern_cnn_variants_smoke(tmp_path, needs_mnist):
+    stdout, result = run("modern_cnn_variants.py", tmp_path / "variants.json", tmp_path)
+    rows = result["variants"]
+    assert [r["variant"] for r in rows] == ["recipe", "zoom 0.1", "label smoothing 0.1", "AdamW wd 0.05",
+                                           "SGD nesterov 0.1", "batch 128", "2x epochs"]
+    assert all(r["params"] == 105_386 and r["epochs"] == 1 for r in rows)  # mnistkit.recipes.MODERN_CNN
+    assert [r["batch_size"] for r in rows] == [256] * 5 + [128, 256]
+    for r in rows:
+        accuracies = [v for k, v in r.items() if k.endswith("_accuracy")]
+        assert len(accuracies) == 2 + 4 + (4 if r["variant"] == "recipe" else 0)
+        assert all(0 <= a <= 1 for a in accuracies)
+    assert "test-time augmentation" in stdout and "105,386" in stdout
+
+
+def load_benchmark(name):
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_weight_average_follows_its_momentum():
+    """Momentum 0 ends on the last weights, momentum 1 never leaves the first ones; both are copies."""
+    import keras
+    import numpy as np
+
+    variants = load_benchmark("modern_cnn_variants")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    first = [v.numpy().copy() for v in model.trainable_variables]
+    average = variants.WeightAverage(momenta=(0.0, 1.0))
+    x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+    model.fit(x, x[:, :3] * 2, epochs=2, batch_size=16, callbacks=[average], verbose=0)
+    last = [v.numpy() for v in model.trainable_variables]
+    assert not np.allclose(first[0], last[0])
+    for avg, w in zip(average.averages[0.0], last):
+        np.testing.assert_allclose(avg.numpy(), w, rtol=1e-6)
+    for avg, w in zip(average.averages[1.0], first):
+        np.testing.assert_array_equal(avg.numpy(), w)
+
+
+def test_shifted_moves_pixels_and_blanks_the_border():
+    import numpy as np
+
+    shifted = load_benchmark("modern_cnn_variants").shifted
+    x = np.arange(2 * 28 * 28, dtype="float32").reshape(2, 28, 28)
+    right = shifted(x, 0, 1)
+    assert right.shape == x.shape
+    np.testing.assert_array_equal(right[:, :, 1:], x[:, :, :-1])
+    assert not right[:, :, 0].any()
+    down = shifted(x.reshape(2, 784), -1, 0).reshape(2, 28, 28)  # flat images keep their shape too
+    np.testing.assert_array_equal(down[:, :-1], x[:, 1:])
+    assert not down[:, -1].any()

@@ -1,0 +1,177 @@
+"""What moves the accuracy of notebook 07's modern CNN: its recipe and one-change variants, side by side in one run.
+
+Every variant is ``mnistkit.recipes.MODERN_CNN`` with one thing changed, trained with the same seed, split and
+number of epochs through ``mnistkit.training.train`` (final-epoch weights, as in 07):
+
+- the recipe as it is; from the same run, its weights averaged over the steps (an exponential moving
+  average, momentum 0.99 and 0.998, kept by a callback) and test-time augmentation (the final model's
+  class probabilities averaged over the image and its copies shifted by one pixel);
+- zoom augmentation (+-10 %) on top of the shifts and rotations;
+- label smoothing 0.1;
+- AdamW with weight decay 0.05 instead of Adam;
+- SGD with Nesterov momentum 0.9, peak rate 0.1 and weight decay 5e-4 instead of Adam;
+- batch 128 (twice the steps);
+- twice the epochs.
+
+Validation accuracy is what a choice between them may use; the test column is printed for the record (the
+question this answers is whether any of them is worth adopting, which 07 then checks on validation).
+Prints a table and writes JSON.
+
+    python benchmarks/modern_cnn_variants.py                 # the real run (~45 minutes on 2 cores)
+    python benchmarks/modern_cnn_variants.py --only recipe   # one variant
+    python benchmarks/modern_cnn_variants.py --smoke         # tiny budget: checks the script runs
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import mnistkit as mk  # noqa: E402
+
+mk.import_tensorflow_quietly()
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from mnistkit.files import write_json  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+EMA_MOMENTA = (0.99, 0.998)
+
+
+class WeightAverage(keras.callbacks.Callback):
+    """Exponential moving averages of the trainable weights after every step, one set per momentum."""
+
+    def __init__(self, momenta=EMA_MOMENTA):
+        super().__init__()
+        self.momenta = momenta
+
+    def on_train_begin(self, logs=None):
+        self.averages = {m: [keras.Variable(v.numpy(), trainable=False) for v in self.model.trainable_variables]
+                         for m in self.momenta}
+
+    def on_train_batch_end(self, batch, logs=None):
+        for m, averages in self.averages.items():
+            for avg, v in zip(averages, self.model.trainable_variables):
+                avg.assign(m * avg + (1 - m) * v.value)
+
+
+def with_zoom(model_augment: keras.Sequential, zoom: float, seed: int) -> keras.Sequential:
+    """``mnistkit.models.augmentation`` with a random zoom between its rotation and its shift."""
+    reshape_in, rotate, *rest = model_augment.layers
+    zoom_layer = keras.layers.RandomZoom(zoom, fill_mode="constant", seed=seed)
+    return keras.Sequential([reshape_in, rotate, zoom_layer, *rest], name="augment")
+
+
+def shifted(x: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """Images moved by (dy, dx) pixels, the uncovered border black."""
+    images, out = x.reshape(-1, 28, 28), np.zeros((len(x), 28, 28), dtype=x.dtype)
+    out[:, max(dy, 0):28 + min(dy, 0), max(dx, 0):28 + min(dx, 0)] = \
+        images[:, max(-dy, 0):28 + min(-dy, 0), max(-dx, 0):28 + min(-dx, 0)]
+    return out.reshape(x.shape)
+
+
+SHIFTS = {"tta-4": [(0, 1), (0, -1), (1, 0), (-1, 0)],
+          "tta-8": [(a, b) for a in (-1, 0, 1) for b in (-1, 0, 1) if (a, b) != (0, 0)]}
+
+
+def tta_accuracy(model, x, y) -> dict:
+    plain = model.predict(x, batch_size=1024, verbose=0)
+    out = {}
+    for name, offsets in SHIFTS.items():
+        proba = plain + sum(model.predict(shifted(x, dy, dx), batch_size=1024, verbose=0) for dy, dx in offsets)
+        out[name] = float((proba.argmax(1) == y).mean())
+    return out
+
+
+VARIANTS = {
+    "recipe": {},
+    "zoom 0.1": {"zoom": 0.1},
+    "label smoothing 0.1": {"label_smoothing": 0.1},
+    "AdamW wd 0.05": {"optimizer": lambda lr: keras.optimizers.AdamW(lr, weight_decay=0.05)},
+    "SGD nesterov 0.1": {"recipe": {"learning_rate": 0.1},
+                         "optimizer": lambda lr: keras.optimizers.SGD(lr, momentum=0.9, nesterov=True,
+                                                                      weight_decay=5e-4)},
+    "batch 128": {"recipe": {"batch_size": 128}},
+    "2x epochs": {"recipe": {"epochs": 2 * mk.recipes.MODERN_CNN.epochs}},
+}
+
+
+def train_variant(name: str, spec: dict, data, *, epochs_cap: int | None, seed: int) -> dict:
+    recipe = dataclasses.replace(mk.recipes.MODERN_CNN, **spec.get("recipe", {}))
+    smoothing = spec.get("label_smoothing", 0.0)
+    if smoothing:
+        recipe = dataclasses.replace(recipe, model={**recipe.model, "labels": "one_hot"})
+    epochs = min(recipe.epochs, epochs_cap) if epochs_cap else recipe.epochs
+    lr = schedule(recipe, data, epochs)
+    augment = mk.models.augmentation(**recipe.augment, seed=seed)
+    if spec.get("zoom"):
+        augment = with_zoom(augment, spec["zoom"], seed)
+    model = mk.models.build_cnn(**recipe.model, learning_rate=lr, augment=augment, seed=seed, name=recipe.name)
+    if smoothing or "optimizer" in spec:
+        optimizer = spec.get("optimizer", lambda rate: mk.models.make_optimizer("adam", learning_rate=rate))
+        loss = (keras.losses.CategoricalCrossentropy(label_smoothing=smoothing) if smoothing
+                else "sparse_categorical_crossentropy")
+        model.compile(optimizer=optimizer(lr), loss=loss, metrics=["accuracy"])
+    average = WeightAverage()
+    run = mk.training.train(model, data, name="variant", notebook="benchmark", epochs=epochs,
+                            batch_size=recipe.batch_size, patience=None, seed=seed, callbacks=[average], verbose=0,
+                            log=False)
+    row = {"variant": name, "params": run.params, "epochs": epochs, "batch_size": recipe.batch_size,
+           "seconds": run.seconds, "val_accuracy": run.val_accuracy, "test_accuracy": run.test_accuracy,
+           "val_curve": run.history["val_accuracy"]}
+    if name == "recipe":
+        for split, x, y in (("val", data.x_val, data.y_val), ("test", data.x_test, data.y_test)):
+            for tta, acc in tta_accuracy(run.model, x, y).items():
+                row[f"{tta}_{split}_accuracy"] = acc
+    labels = (lambda y: keras.utils.to_categorical(y, 10)) if smoothing else (lambda y: y)
+    for momentum, averages in average.averages.items():
+        for v, avg in zip(run.model.trainable_variables, averages):
+            v.assign(avg.value)
+        for split, x, y in (("val", data.x_val, data.y_val), ("test", data.x_test, data.y_test)):
+            row[f"ema{momentum}_{split}_accuracy"] = float(
+                run.model.evaluate(x, labels(y), batch_size=1024, verbose=0)[1])
+    return row
+
+
+def schedule(recipe, data, epochs):
+    return mk.training.cosine_schedule(recipe.learning_rate, epochs=epochs, train_size=len(data.x_train),
+                                       batch_size=recipe.batch_size, warmup_fraction=recipe.warmup_fraction)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny budget: 1 500 images, 1 epoch each")
+    parser.add_argument("--only", nargs="+", choices=list(VARIANTS), help="run these variants only")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "modern_cnn_variants.json")
+    args = parser.parse_args(argv)
+    data = mk.data.load_mnist_splits(validation_size=500 if args.smoke else 5_000,
+                                     train_size=1_500 if args.smoke else None, seed=args.seed)
+    rows = []
+    for name in args.only or VARIANTS:
+        rows.append(train_variant(name, VARIANTS[name], data, epochs_cap=1 if args.smoke else None, seed=args.seed))
+        r = rows[-1]
+        print(f"{name:<22}{r['epochs']:>3} epochs {r['seconds']:7.1f} s  val {r['val_accuracy']:.4f}  "
+              f"test {r['test_accuracy']:.4f}", flush=True)
+    print(f"\n{'variant':<22}{'params':>9}{'epochs':>7}{'batch':>6}{'seconds':>9}{'val acc':>9}{'test acc':>9}"
+          f"{'EMA .99 val/test':>19}{'EMA .998 val/test':>19}")
+    for r in rows:
+        ema = [f"{r[f'ema{m}_val_accuracy']:.4f}/{r[f'ema{m}_test_accuracy']:.4f}" for m in EMA_MOMENTA]
+        print(f"{r['variant']:<22}{r['params']:>9,}{r['epochs']:>7}{r['batch_size']:>6}{r['seconds']:>9.1f}"
+              f"{r['val_accuracy']:>9.4f}{r['test_accuracy']:>9.4f}{ema[0]:>19}{ema[1]:>19}")
+    for r in rows:
+        if "tta-4_val_accuracy" in r:
+            print(f"\ntest-time augmentation of the recipe's final model (val / test): "
+                  + ", ".join(f"{t} {r[f'{t}_val_accuracy']:.4f} / {r[f'{t}_test_accuracy']:.4f}" for t in SHIFTS)
+                  + f"; without: {r['val_accuracy']:.4f} / {r['test_accuracy']:.4f}")
+    result = {"smoke": args.smoke, "seed": args.seed, "machine": mk.machine.describe(),
+              "recipe": repr(mk.recipes.MODERN_CNN), "variants": rows}
+    print(f"wrote {write_json(args.out, result)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -17,7 +17,7 @@ Validation accuracy is what a choice between them may use; the test column is pr
 question this answers is whether any of them is worth adopting, which 07 then checks on validation).
 Prints a table and writes JSON.
 
-    python benchmarks/modern_cnn_variants.py                 # the real run (~45 minutes on 2 cores)
+    python benchmarks/modern_cnn_variants.py                 # the real run (training alone took 2,784 s here)
     python benchmarks/modern_cnn_variants.py --only recipe   # one variant
     python benchmarks/modern_cnn_variants.py --smoke         # tiny budget: checks the script runs
 """

@@ -105,7 +105,7 @@ def train_variant(name: str, spec: dict, data, *, epochs_cap: int | None, seed: 
     if smoothing:
         recipe = dataclasses.replace(recipe, model={**recipe.model, "labels": "one_hot"})
     epochs = min(recipe.epochs, epochs_cap) if epochs_cap else recipe.epochs
-    lr = schedule(recipe, data, epochs)
+    lr = recipe.schedule(train_size=len(data.x_train), epochs=epochs)
     augment = mk.models.augmentation(**recipe.augment, seed=seed)
     if spec.get("zoom"):
         augment = with_zoom(augment, spec["zoom"], seed)
@@ -126,7 +126,7 @@ def train_variant(name: str, spec: dict, data, *, epochs_cap: int | None, seed: 
         for split, x, y in (("val", data.x_val, data.y_val), ("test", data.x_test, data.y_test)):
             for tta, acc in tta_accuracy(run.model, x, y).items():
                 row[f"{tta}_{split}_accuracy"] = acc
-    labels = (lambda y: keras.utils.to_categorical(y, 10)) if smoothing else (lambda y: y)
+    labels = mk.data.one_hot if smoothing else (lambda y: y)
     for momentum, averages in average.averages.items():
         for v, avg in zip(run.model.trainable_variables, averages):
             v.assign(avg.value)
@@ -134,11 +134,6 @@ def train_variant(name: str, spec: dict, data, *, epochs_cap: int | None, seed: 
             row[f"ema{momentum}_{split}_accuracy"] = float(
                 run.model.evaluate(x, labels(y), batch_size=1024, verbose=0)[1])
     return row
-
-
-def schedule(recipe, data, epochs):
-    return mk.training.cosine_schedule(recipe.learning_rate, epochs=epochs, train_size=len(data.x_train),
-                                       batch_size=recipe.batch_size, warmup_fraction=recipe.warmup_fraction)
 
 
 def main(argv=None) -> int:

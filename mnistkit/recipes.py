@@ -52,10 +52,16 @@ class Recipe:
     augment: dict | None = None
     patience: int | None = 5
 
+    def schedule(self, *, train_size: int, epochs: int):
+        """The learning rate: the constant, or the cosine schedule sized for ``epochs`` over ``train_size`` images."""
+        if not self.cosine:
+            return self.learning_rate
+        return cosine_schedule(self.learning_rate, epochs=epochs, train_size=train_size, batch_size=self.batch_size,
+                               warmup_fraction=self.warmup_fraction)
+
     def build(self, *, train_size: int, epochs: int, seed: int | None = None):
         """The compiled model, its schedule sized for ``epochs`` over ``train_size`` images."""
-        lr = (cosine_schedule(self.learning_rate, epochs=epochs, train_size=train_size, batch_size=self.batch_size,
-                              warmup_fraction=self.warmup_fraction) if self.cosine else self.learning_rate)
+        lr = self.schedule(train_size=train_size, epochs=epochs)
         augment = augmentation(**self.augment, seed=seed) if self.augment else None
         return BUILDERS[self.kind](**self.model, learning_rate=lr, augment=augment, seed=seed, name=self.name)
 

@@ -37,6 +37,30 @@ def set_seed(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
+def batches(x, y, *, batch_size: int = 256, shuffle: bool = True, seed: int | None = None):
+    """``(x, y)`` in batches, as a ``tf.data.Dataset`` with fixed buffers (autotuning off): what ``train`` fits on.
+
+    Given NumPy arrays, Keras builds its own ``tf.data`` pipeline with autotuned buffers. On a 2-core CPU that
+    autotuning stalled the whole process in most epochs (both cores idle for seconds at a time, epochs up to
+    twice as long; ``benchmarks/throughput.py`` measures it). Here nothing is tuned: the indices are shuffled
+    (seeded, a new order each epoch), each batch is one gather, and one batch is prepared while the model trains.
+    """
+    import tensorflow as tf
+
+    if not _is_int(batch_size) or batch_size < 1:
+        raise ValueError(f"batch_size={batch_size!r} is not valid; use a positive integer")
+    if len(x) != len(y):
+        raise ValueError(f"x and y differ in length ({len(x)} vs {len(y)}); give one label per image")
+    images, labels = tf.constant(x), tf.constant(y)
+    order = tf.data.Dataset.range(len(x))
+    if shuffle:
+        order = order.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return (order.batch(batch_size).map(lambda i: (tf.gather(images, i), tf.gather(labels, i)))
+            .prefetch(1).with_options(options))
+
+
 def save_model(model: keras.Model, path: str | Path) -> Path:
     """Save ``model`` as a ``.keras`` file atomically (a killed save leaves the old file intact)."""
     path = Path(path)
@@ -195,8 +219,9 @@ def train(model: keras.Model, data: Splits, *, name: str, notebook: str | None =
     if verbose:
         cbs.append(EpochLine())
     start = time.perf_counter()
-    history = model.fit(data.x_train, targets(data.y_train), validation_data=(data.x_val, targets(data.y_val)),
-                        epochs=epochs, batch_size=batch_size, callbacks=cbs, verbose=0)
+    history = model.fit(batches(data.x_train, targets(data.y_train), batch_size=batch_size, seed=seed),
+                        validation_data=batches(data.x_val, targets(data.y_val), batch_size=1024, shuffle=False),
+                        epochs=epochs, callbacks=cbs, shuffle=False, verbose=0)  # batches() shuffles
     seconds = time.perf_counter() - start
     curves = {k: [float(v) for v in vals] for k, vals in history.history.items()}
     val_loss, val_acc = model.evaluate(data.x_val, targets(data.y_val), batch_size=1024, verbose=0)[:2]
@@ -336,7 +361,8 @@ def lr_range_test(model: keras.Model, data: Splits, *, min_lr: float = 1e-6, max
     n = min(len(data.x_train), steps * batch_size)
     targets = one_hot(data.y_train[:n]) if uses_one_hot(model) else data.y_train[:n]
     ramp = _LRRamp(rates, stop_factor=stop_factor)
-    model.fit(data.x_train[:n], targets, batch_size=batch_size, epochs=1, shuffle=False, callbacks=[ramp], verbose=0)
+    model.fit(batches(data.x_train[:n], targets, batch_size=batch_size, shuffle=False), epochs=1, shuffle=False,
+              callbacks=[ramp], verbose=0)
     frame = pd.DataFrame({"lr": rates[:len(ramp.losses)], "loss": ramp.losses, "smoothed": ramp.smoothed})
     frame.attrs["suggested_lr"] = float(frame["lr"][frame["smoothed"].idxmin()] / 10)
     return frame

@@ -49,6 +49,16 @@ def test_throughput_smoke(tmp_path, needs_mnist):
         assert result["models"][kind]["flop_bound_samples_per_s"] > rows[0]["samples_per_s"]
 
 
+def test_input_pipeline_smoke(tmp_path, needs_mnist):
+    stdout, result = run("input_pipeline.py", tmp_path / "pipeline.json", tmp_path)
+    assert "idle CPU-s/epoch" in stdout and "vs numpy" in stdout
+    assert [m["model"] for m in result["models"]] == ["modern CNN (07)", "MLP 256-128 (03)"]
+    for m in result["models"]:
+        rows = m["results"]
+        assert [r["way"] for r in rows] == ["numpy", "tf.data AUTOTUNE", "mnistkit.training.batches"]
+        assert all(r["epochs_timed"] == 1 and r["seconds"] > 0 for r in rows)  # 2 epochs, the first untimed
+
+
 def test_modern_cnn_variants_smoke(tmp_path, needs_mnist):
     stdout, result = run("modern_cnn_variants.py", tmp_path / "variants.json", tmp_path)
     rows = result["variants"]

@@ -54,6 +54,32 @@ def test_one_line_an_epoch(tmp_path, capsys):
     assert len(lines) == 3 and "val_accuracy" in lines[0] and lines[0].endswith(" s")
 
 
+def epoch_orders(ds):
+    return [np.concatenate([y.numpy() for _, y in ds]) for _ in range(2)]
+
+
+def test_batches_cover_every_image_once_an_epoch_in_a_seeded_order():
+    x = np.arange(50, dtype="float32")[:, None] * np.ones((1, 3), "float32")
+    y = np.arange(50)
+    ds = training.batches(x, y, batch_size=16, seed=7)
+    first, second = epoch_orders(ds)
+    assert [len(b) for b, _ in ds] == [16, 16, 16, 2]
+    assert all(np.array_equal(xb[:, 0].numpy(), yb.numpy()) for xb, yb in ds)  # images stay with their labels
+    assert sorted(first) == sorted(second) == list(range(50))
+    assert not np.array_equal(first, second) and not np.array_equal(first, y)  # reshuffled every epoch
+    again = epoch_orders(training.batches(x, y, batch_size=16, seed=7))
+    assert all(np.array_equal(a, b) for a, b in zip(again, (first, second)))  # same seed, same orders
+    assert all(np.array_equal(o, y) for o in epoch_orders(training.batches(x, y, batch_size=16, shuffle=False)))
+    assert ds.options().autotune.enabled is False
+
+
+@pytest.mark.parametrize("kwargs,message", [({"batch_size": 0}, "batch_size=0"), ({"y": np.zeros(3)}, "differ")])
+def test_batches_reject_bad_arguments(kwargs, message):
+    args = {"x": np.zeros((4, 2), "float32"), "y": np.zeros(4), **kwargs}
+    with pytest.raises(ValueError, match=message):
+        training.batches(args.pop("x"), args.pop("y"), **args)
+
+
 @pytest.mark.parametrize("kwargs,message", [
     ({"epochs": 0}, "epochs=0"), ({"batch_size": 2.5}, "batch_size"), ({"patience": -1}, "patience"),
     ({"monitor": "val_auc"}, "val_loss, val_accuracy"), ({"name": ""}, "name"), ({"verbose": 2}, "verbose"),

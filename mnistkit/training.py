@@ -1,4 +1,5 @@
-"""Seeding and the one ``train(...)`` every notebook uses (taught in notebook 02).
+"""Seeding, the batches every fit is fed (``batches``), and the one ``train(...)`` every notebook uses (taught in
+notebook 02).
 
 ``train`` fits on the training split while watching the validation split, stops early and restores
 the best weights, keeps the best model in a ``.keras`` checkpoint under the artifact root, times the
@@ -57,8 +58,12 @@ def batches(x, y, *, batch_size: int = 256, shuffle: bool = True, seed: int | No
         order = order.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     options = tf.data.Options()
     options.autotune.enabled = False
-    return (order.batch(batch_size).map(lambda i: (tf.gather(images, i), tf.gather(labels, i)))
-            .prefetch(1).with_options(options))
+
+    @tf.autograph.experimental.do_not_convert  # plain TensorFlow ops; nothing for AutoGraph to rewrite
+    def gather(indices):
+        return tf.gather(images, indices), tf.gather(labels, indices)
+
+    return order.batch(batch_size).map(gather).prefetch(1).with_options(options)
 
 
 def save_model(model: keras.Model, path: str | Path) -> Path:

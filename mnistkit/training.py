@@ -43,7 +43,7 @@ def batches(x, y, *, batch_size: int = 256, shuffle: bool = True, seed: int | No
 
     Given NumPy arrays, Keras builds its own ``tf.data`` pipeline with autotuned buffers. On a 2-core CPU that
     autotuning stalled the whole process in most epochs (both cores idle for seconds at a time, epochs up to
-    twice as long; ``benchmarks/throughput.py`` measures it). Here nothing is tuned: the indices are shuffled
+    twice as long; ``benchmarks/input_pipeline.py`` measures it). Here nothing is tuned: the indices are shuffled
     (seeded, a new order each epoch), each batch is one gather, and one batch is prepared while the model trains.
     """
     import tensorflow as tf

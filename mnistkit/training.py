@@ -45,6 +45,7 @@ def batches(x, y, *, batch_size: int = 256, shuffle: bool = True, seed: int | No
     autotuning stalled the whole process in most epochs (both cores idle for seconds at a time, epochs up to
     twice as long; ``benchmarks/input_pipeline.py`` measures it). Here nothing is tuned: the indices are shuffled
     (seeded, a new order each epoch), each batch is one gather, and one batch is prepared while the model trains.
+    The indices are shuffled one element at a time, a cost that shows in the epochs of small, fast MLPs.
     """
     import tensorflow as tf
 

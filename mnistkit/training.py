@@ -38,6 +38,12 @@ def set_seed(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
+def _check_positive_ints(**values) -> None:
+    for label, value in values.items():
+        if not _is_int(value) or value < 1:
+            raise ValueError(f"{label}={value!r} is not valid; use a positive integer")
+
+
 def batches(x, y, *, batch_size: int = 256, shuffle: bool = True, seed: int | None = None):
     """``(x, y)`` in batches, as a ``tf.data.Dataset`` with fixed buffers (autotuning off): what ``train`` fits on.
 
@@ -49,8 +55,7 @@ def batches(x, y, *, batch_size: int = 256, shuffle: bool = True, seed: int | No
     """
     import tensorflow as tf
 
-    if not _is_int(batch_size) or batch_size < 1:
-        raise ValueError(f"batch_size={batch_size!r} is not valid; use a positive integer")
+    _check_positive_ints(batch_size=batch_size)
     if len(x) != len(y):
         raise ValueError(f"x and y differ in length ({len(x)} vs {len(y)}); give one label per image")
     images, labels = tf.constant(x), tf.constant(y)
@@ -65,6 +70,16 @@ def batches(x, y, *, batch_size: int = 256, shuffle: bool = True, seed: int | No
         return tf.gather(images, indices), tf.gather(labels, indices)
 
     return order.batch(batch_size).map(gather).prefetch(1).with_options(options)
+
+
+def split_batches(data: Splits, *, batch_size: int, seed: int | None = None, targets=None):
+    """What ``fit`` gets: the training split as shuffled ``batches`` and the validation split in order.
+
+    ``targets`` turns labels into what the model was compiled for (e.g. ``one_hot``); default: as they are.
+    """
+    targets = targets or (lambda y: y)
+    return (batches(data.x_train, targets(data.y_train), batch_size=batch_size, seed=seed),
+            batches(data.x_val, targets(data.y_val), batch_size=1024, shuffle=False))
 
 
 def save_model(model: keras.Model, path: str | Path) -> Path:
@@ -168,9 +183,7 @@ class BestCheckpoint(keras.callbacks.Callback):
 def _check_train_args(name, epochs, batch_size, patience, monitor, verbose) -> None:
     if not isinstance(name, str) or not name.strip() or "/" in name:
         raise ValueError(f"name={name!r} is not valid; use a short label such as 'mlp-128' (no '/')")
-    for label, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if not _is_int(value) or value < 1:
-            raise ValueError(f"{label}={value!r} is not valid; use a positive integer")
+    _check_positive_ints(epochs=epochs, batch_size=batch_size)
     if patience is not None and (not _is_int(patience) or patience < 0):
         raise ValueError(f"patience={patience!r} is not valid; use a non-negative integer, or None for no early stopping")
     check_choice("monitor", monitor, MONITORS)
@@ -225,9 +238,9 @@ def train(model: keras.Model, data: Splits, *, name: str, notebook: str | None =
     if verbose:
         cbs.append(EpochLine())
     start = time.perf_counter()
-    history = model.fit(batches(data.x_train, targets(data.y_train), batch_size=batch_size, seed=seed),
-                        validation_data=batches(data.x_val, targets(data.y_val), batch_size=1024, shuffle=False),
-                        epochs=epochs, callbacks=cbs, shuffle=False, verbose=0)  # batches() shuffles
+    train_batches, val_batches = split_batches(data, batch_size=batch_size, seed=seed, targets=targets)
+    history = model.fit(train_batches, validation_data=val_batches, epochs=epochs, callbacks=cbs, shuffle=False,
+                        verbose=0)  # batches() shuffles
     seconds = time.perf_counter() - start
     curves = {k: [float(v) for v in vals] for k, vals in history.history.items()}
     val_loss, val_acc = model.evaluate(data.x_val, targets(data.y_val), batch_size=1024, verbose=0)[:2]
@@ -387,9 +400,7 @@ def cosine_schedule(peak_lr: float, *, epochs: int, train_size: int, batch_size:
     """
     if not _is_real_positive(peak_lr):
         raise ValueError(f"peak_lr={peak_lr!r} is not valid; use a number > 0 such as 3e-3")
-    for label, value in (("epochs", epochs), ("train_size", train_size), ("batch_size", batch_size)):
-        if not _is_int(value) or value < 1:
-            raise ValueError(f"{label}={value!r} is not valid; use a positive integer")
+    _check_positive_ints(epochs=epochs, train_size=train_size, batch_size=batch_size)
     if not isinstance(warmup_fraction, (int, float)) or not 0 <= warmup_fraction < 1:
         raise ValueError(f"warmup_fraction={warmup_fraction!r} is not valid; use a number in [0, 1)")
     steps = epochs * -(-train_size // batch_size)

@@ -22,7 +22,7 @@ import pandas as pd  # noqa: E402
 from . import config  # noqa: E402
 from .data import Splits  # noqa: E402
 from .models import build_mlp, check_choice  # noqa: E402
-from .training import batches  # noqa: E402
+from .training import split_batches  # noqa: E402
 
 TUNERS = ("hyperband", "random", "bayesian")
 LR_SPACES = ("choice", "log")
@@ -163,9 +163,9 @@ def search(tuner: kt.Tuner, data: Splits, *, epochs: int = 10, batch_size: int =
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience)
     with warnings.catch_warnings():  # Hyperband resumes models from saved weights, without optimizer state
         warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-        tuner.search(batches(data.x_train, data.y_train, batch_size=batch_size),
-                     validation_data=batches(data.x_val, data.y_val, batch_size=1024, shuffle=False), epochs=epochs,
-                     callbacks=[stop], shuffle=False, verbose=0)
+        train_batches, val_batches = split_batches(data, batch_size=batch_size)
+        tuner.search(train_batches, validation_data=val_batches, epochs=epochs, callbacks=[stop], shuffle=False,
+                     verbose=0)
     tuner.search_seconds = time.perf_counter() - start
     return trials_table(tuner)
 

@@ -7,6 +7,11 @@ Three ways to feed the same model the same images, each from a fresh model with 
 - ``tf.data AUTOTUNE``: the usual hand-written pipeline, ``shuffle().batch().prefetch(tf.data.AUTOTUNE)``;
 - ``mnistkit.training.batches``: fixed buffers, autotuning off (what ``mnistkit.training.train`` uses).
 
+Every epoch ends with a pass over a 5,000-image validation split, fed the same way (arrays to ``fit``, a
+batched ``prefetch(AUTOTUNE)`` dataset, or ``batches(..., shuffle=False)`` in batches of 1,024 as
+``mnistkit.training.split_batches`` does), since that is how every epoch in the notebooks ends; for the small MLP,
+whose epochs take a second or two, the validation pass is a sizeable part of the epoch.
+
 Each is timed over every epoch after the first (tracing), and beside the time it reports how many CPU-seconds
 the whole machine sat idle during those epochs (Linux ``/proc/stat``): a process that computes the whole time
 leaves ~0 idle; one that stalls leaves both cores idle. The rounds repeat (A B C A B C) so drift on a noisy
@@ -39,8 +44,10 @@ def idle_cpu_seconds() -> float | None:
     return (int(fields[4]) + int(fields[5])) / os.sysconf("SC_CLK_TCK")  # idle + iowait
 
 
-def fit_timed(model, x, y, *, way: str, batch_size: int, epochs: int, seed: int) -> list[tuple[float, float | None]]:
-    """Fit ``epochs`` epochs fed the ``way`` given; (seconds, idle CPU-seconds) of each epoch."""
+def fit_timed(model, x, y, val, *, way: str, batch_size: int, epochs: int,
+              seed: int) -> list[tuple[float, float | None]]:
+    """Fit ``epochs`` epochs fed the ``way`` given, validating on ``val`` (x, y) after each; (seconds, idle
+    CPU-seconds) of each epoch, validation included."""
     import keras
     import tensorflow as tf
 
@@ -53,13 +60,16 @@ def fit_timed(model, x, y, *, way: str, batch_size: int, epochs: int, seed: int)
 
     timer = keras.callbacks.LambdaCallback(on_epoch_begin=mark, on_epoch_end=mark)
     if way == "numpy":
-        model.fit(x, y, batch_size=batch_size, epochs=epochs, callbacks=[timer], verbose=0)
+        model.fit(x, y, batch_size=batch_size, validation_data=val, epochs=epochs, callbacks=[timer], verbose=0)
     elif way == "tf.data AUTOTUNE":
         ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed).batch(batch_size)
-        model.fit(ds.prefetch(tf.data.AUTOTUNE), epochs=epochs, callbacks=[timer], shuffle=False, verbose=0)
-    else:
-        model.fit(mk.training.batches(x, y, batch_size=batch_size, seed=seed), epochs=epochs, callbacks=[timer],
+        val_ds = tf.data.Dataset.from_tensor_slices(val).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        model.fit(ds.prefetch(tf.data.AUTOTUNE), validation_data=val_ds, epochs=epochs, callbacks=[timer],
                   shuffle=False, verbose=0)
+    else:
+        model.fit(mk.training.batches(x, y, batch_size=batch_size, seed=seed),
+                  validation_data=mk.training.batches(*val, batch_size=1024, shuffle=False), epochs=epochs,
+                  callbacks=[timer], shuffle=False, verbose=0)
     epochs_out = []
     for (t0, i0), (t1, i1) in zip(marks[::2], marks[1::2]):
         epochs_out.append((t1 - t0, None if i0 is None else i1 - i0))
@@ -87,11 +97,12 @@ def main(argv=None) -> int:
     report = {"machine": mk.machine.describe(), "rounds": rounds, "models": []}
     for label, build, n, epochs, batch_size in models:
         x, y = data.x_train[:n], data.y_train[:n]
+        val = (data.x_val[:n // 10], data.y_val[:n // 10]) if args.smoke else (data.x_val, data.y_val)
         runs = {way: [] for way in WAYS}
         for _ in range(rounds):
             for way in WAYS:
                 mk.training.set_seed(seed)
-                runs[way] += fit_timed(build(), x, y, way=way, batch_size=batch_size, epochs=epochs, seed=seed)[1:]
+                runs[way] += fit_timed(build(), x, y, val, way=way, batch_size=batch_size, epochs=epochs, seed=seed)[1:]
         rows = []
         for way, timed in runs.items():
             seconds = [s for s, _ in timed]
@@ -102,7 +113,8 @@ def main(argv=None) -> int:
                          "idle_cpu_s_per_epoch": round(float(np.mean(idle)), 2) if idle else None,
                          "epoch_seconds": [round(s, 2) for s in seconds]})
         base = rows[0]["seconds"]
-        print(f"{label}: {n:,} images, batch {batch_size}, {rows[0]['epochs_timed']} timed epochs per way "
+        print(f"{label}: {n:,} images and {len(val[0]):,} to validate, batch {batch_size}, "
+              f"{rows[0]['epochs_timed']} timed epochs per way "
               f"({rounds} round(s) of {epochs} epochs, the first of each untimed)")
         print(f"  {'way':<28} {'seconds':>8} {'median':>7} {'slowest':>8} {'idle CPU-s/epoch':>17} {'vs numpy':>9}")
         for r in rows:
@@ -110,7 +122,8 @@ def main(argv=None) -> int:
             print(f"  {r['way']:<28} {r['seconds']:>8.1f} {r['median_epoch_s']:>7.1f} {r['slowest_epoch_s']:>8.1f} "
                   f"{idle:>17} {base / r['seconds']:>8.2f}x")
         print()
-        report["models"].append({"model": label, "images": n, "batch_size": batch_size, "epochs": epochs,
+        report["models"].append({"model": label, "images": n, "validation_images": len(val[0]),
+                                 "batch_size": batch_size, "epochs": epochs,
                                  "results": rows})
     print(f"wrote {write_json(args.out, report)}")
     return 0

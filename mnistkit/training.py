@@ -51,7 +51,7 @@ def batches(x, y, *, batch_size: int = 256, shuffle: bool = True, seed: int | No
     autotuning stalled the whole process in most epochs (both cores idle for seconds at a time, epochs up to
     twice as long; ``benchmarks/input_pipeline.py`` measures it). Here nothing is tuned: the indices are shuffled
     (seeded, a new order each epoch), each batch is one gather, and one batch is prepared while the model trains.
-    The indices are shuffled one element at a time, a cost that shows in the epochs of small, fast MLPs.
+    Side by side, a validation pass included, even a small MLP's epochs are no slower than from NumPy arrays.
     """
     import tensorflow as tf
 

@@ -55,6 +55,7 @@ def test_input_pipeline_smoke(tmp_path, needs_mnist):
     assert [m["model"] for m in result["models"]] == ["modern CNN (07)", "MLP 256-128 (03)"]
     for m in result["models"]:
         rows = m["results"]
+        assert m["validation_images"] == 100  # every epoch validates, as train() does
         assert [r["way"] for r in rows] == ["numpy", "tf.data AUTOTUNE", "mnistkit.training.batches"]
         assert all(r["epochs_timed"] == 1 and r["seconds"] > 0 for r in rows)  # 2 epochs, the first untimed
 

@@ -8,9 +8,10 @@ Three ways to feed the same model the same images, each from a fresh model with 
 - ``mnistkit.training.batches``: fixed buffers, autotuning off (what ``mnistkit.training.train`` uses).
 
 Every epoch ends with a pass over a 5,000-image validation split, fed the same way (arrays to ``fit``, a
-batched ``prefetch(AUTOTUNE)`` dataset, or ``batches(..., shuffle=False)`` in batches of 1,024 as
-``mnistkit.training.split_batches`` does), since that is how every epoch in the notebooks ends; for the small MLP,
-whose epochs take a second or two, the validation pass is a sizeable part of the epoch.
+batched ``prefetch(AUTOTUNE)`` dataset, or ``batches(..., shuffle=False)`` in batches of
+``mnistkit.training.VALIDATION_BATCH_SIZE`` as ``split_batches`` does), since that is how every epoch in the
+notebooks ends; for the small MLP, whose epochs take a second or two, the validation pass is a sizeable part of the
+epoch.
 
 Each is timed over every epoch after the first (tracing), and beside the time it reports how many CPU-seconds
 the whole machine sat idle during those epochs (Linux ``/proc/stat``): a process that computes the whole time
@@ -68,7 +69,8 @@ def fit_timed(model, x, y, val, *, way: str, batch_size: int, epochs: int,
                   shuffle=False, verbose=0)
     else:
         model.fit(mk.training.batches(x, y, batch_size=batch_size, seed=seed),
-                  validation_data=mk.training.batches(*val, batch_size=1024, shuffle=False), epochs=epochs,
+                  validation_data=mk.training.batches(*val, batch_size=mk.training.VALIDATION_BATCH_SIZE,
+                                                              shuffle=False), epochs=epochs,
                   callbacks=[timer], shuffle=False, verbose=0)
     epochs_out = []
     for (t0, i0), (t1, i1) in zip(marks[::2], marks[1::2]):

@@ -138,9 +138,8 @@ def train_variant(name: str, spec: dict, data, *, epochs_cap: int | None, seed: 
         recipe = dataclasses.replace(recipe, model={**recipe.model, "labels": "one_hot"})
     epochs = min(recipe.epochs, epochs_cap) if epochs_cap else recipe.epochs
     lr = recipe.schedule(train_size=len(data.x_train), epochs=epochs)
-    augment = mk.models.augmentation(**recipe.augment, seed=seed)
-    if spec.get("one_resampling"):
-        augment = OneResampling(**recipe.augment, seed=seed, name="augment")
+    augment = (OneResampling(**recipe.augment, seed=seed, name="augment") if spec.get("one_resampling")
+               else mk.models.augmentation(**recipe.augment, seed=seed))
     if spec.get("zoom"):
         augment = with_zoom(augment, spec["zoom"], seed)
     model = mk.models.build_cnn(**recipe.model, learning_rate=lr, augment=augment, seed=seed, name=recipe.name)

@@ -72,6 +72,9 @@ def batches(x, y, *, batch_size: int = 256, shuffle: bool = True, seed: int | No
     return order.batch(batch_size).map(gather).prefetch(1).with_options(options)
 
 
+VALIDATION_BATCH_SIZE = 1024  # validation only predicts: big batches, no optimizer steps to trade off
+
+
 def split_batches(data: Splits, *, batch_size: int, seed: int | None = None, targets=None):
     """What ``fit`` gets: the training split as shuffled ``batches`` and the validation split in order.
 
@@ -79,7 +82,7 @@ def split_batches(data: Splits, *, batch_size: int, seed: int | None = None, tar
     """
     targets = targets or (lambda y: y)
     return (batches(data.x_train, targets(data.y_train), batch_size=batch_size, seed=seed),
-            batches(data.x_val, targets(data.y_val), batch_size=1024, shuffle=False))
+            batches(data.x_val, targets(data.y_val), batch_size=VALIDATION_BATCH_SIZE, shuffle=False))
 
 
 def save_model(model: keras.Model, path: str | Path) -> Path:

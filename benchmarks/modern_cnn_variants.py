@@ -6,9 +6,10 @@ number of epochs through ``mnistkit.training.train`` (final-epoch weights, as in
 - the recipe as it is; from the same run, its weights averaged over the steps (an exponential moving
   average, momentum 0.99 and 0.998, kept by a callback) and test-time augmentation (the final model's
   class probabilities averaged over the image and its copies shifted by one pixel);
-- zoom augmentation (+-10 %) on top of the shifts and rotations;
-- the same shifts and rotations in one resampling (one affine transform per image) instead of Keras'
-  ``RandomRotation`` then ``RandomTranslation``, which interpolate the digit twice;
+- the same shifts and rotations made by Keras' ``RandomRotation`` then ``RandomTranslation`` layers, which
+  interpolate every digit twice, where ``mnistkit.models.augmentation`` moves it with one affine transform
+  (mnistkit's augmentation until it was replaced by the one transform);
+- zoom (+-10 %) added between Keras' rotation and shift (compare it with the row above);
 - label smoothing 0.1;
 - AdamW with weight decay 0.05 instead of Adam;
 - SGD with Nesterov momentum 0.9, peak rate 0.1 and weight decay 5e-4 instead of Adam;
@@ -60,11 +61,13 @@ class WeightAverage(keras.callbacks.Callback):
                 avg.assign(m * avg + (1 - m) * v.value)
 
 
-def with_zoom(model_augment: keras.Sequential, zoom: float, seed: int) -> keras.Sequential:
-    """``mnistkit.models.augmentation`` with a random zoom between its rotation and its shift."""
-    reshape_in, rotate, *rest = model_augment.layers
-    zoom_layer = keras.layers.RandomZoom(zoom, fill_mode="constant", seed=seed)
-    return keras.Sequential([reshape_in, rotate, zoom_layer, *rest], name="augment")
+def keras_layers(*, shift: float, rotation: float, seed: int, zoom: float = 0.0) -> keras.Sequential:
+    """The same random shifts and rotations from Keras' layers (each one resamples the digit), with an optional zoom."""
+    L = keras.layers
+    steps = [L.RandomRotation(rotation, fill_mode="constant", seed=seed)]
+    steps += [L.RandomZoom(zoom, fill_mode="constant", seed=seed)] if zoom else []
+    steps += [L.RandomTranslation(shift, shift, fill_mode="constant", seed=seed)]
+    return keras.Sequential([L.Reshape((28, 28, 1)), *steps, L.Reshape((28, 28))], name="augment")
 
 
 def shifted(x: np.ndarray, dy: int, dx: int) -> np.ndarray:
@@ -73,35 +76,6 @@ def shifted(x: np.ndarray, dy: int, dx: int) -> np.ndarray:
     out[:, max(dy, 0):28 + min(dy, 0), max(dx, 0):28 + min(dx, 0)] = \
         images[:, max(-dy, 0):28 + min(-dy, 0), max(-dx, 0):28 + min(-dx, 0)]
     return out.reshape(x.shape)
-
-
-class OneResampling(keras.layers.Layer):
-    """Random rotation and shift of 28x28 images as one affine transform, so each image is interpolated once.
-
-    ``rotation`` and ``shift`` mean what they mean for ``mnistkit.models.augmentation`` (fractions of a turn and
-    of the side); active only while training.
-    """
-
-    def __init__(self, *, rotation: float, shift: float, seed=None, **kwargs):
-        super().__init__(**kwargs)
-        self.rotation, self.shift = rotation, shift
-        self.generator = keras.random.SeedGenerator(seed)
-
-    def call(self, images, training=None):
-        if not training:
-            return images
-        ops = keras.ops
-        u = keras.random.uniform((ops.shape(images)[0], 3), -1.0, 1.0, seed=self.generator)
-        angle, dx, dy = u[:, 0] * self.rotation * 2 * np.pi, u[:, 1] * self.shift * 28, u[:, 2] * self.shift * 28
-        cos, sin, centre = ops.cos(angle), ops.sin(angle), 13.5
-        # output pixel (x, y) reads the input at R(angle) @ ((x, y) - centre - shift) + centre
-        a2 = centre - cos * (centre + dx) - sin * (centre + dy)
-        b2 = centre + sin * (centre + dx) - cos * (centre + dy)
-        zero = ops.zeros_like(cos)
-        transform = ops.stack([cos, sin, a2, -sin, cos, b2, zero, zero], axis=1)
-        moved = ops.image.affine_transform(images[..., None], transform, interpolation="bilinear",
-                                           fill_mode="constant")
-        return moved[..., 0]
 
 
 SHIFTS = {"tta-4": [(0, 1), (0, -1), (1, 0), (-1, 0)],
@@ -119,8 +93,8 @@ def tta_accuracy(model, x, y) -> dict:
 
 VARIANTS = {
     "recipe": {},
-    "zoom 0.1": {"zoom": 0.1},
-    "one resampling": {"one_resampling": True},
+    "Keras layers": {"keras_layers": True},
+    "Keras layers + zoom 0.1": {"keras_layers": True, "zoom": 0.1},
     "label smoothing 0.1": {"label_smoothing": 0.1},
     "AdamW wd 0.05": {"optimizer": lambda lr: keras.optimizers.AdamW(lr, weight_decay=0.05)},
     "SGD nesterov 0.1": {"recipe": {"learning_rate": 0.1},
@@ -138,10 +112,8 @@ def train_variant(name: str, spec: dict, data, *, epochs_cap: int | None, seed: 
         recipe = dataclasses.replace(recipe, model={**recipe.model, "labels": "one_hot"})
     epochs = min(recipe.epochs, epochs_cap) if epochs_cap else recipe.epochs
     lr = recipe.schedule(train_size=len(data.x_train), epochs=epochs)
-    augment = (OneResampling(**recipe.augment, seed=seed, name="augment") if spec.get("one_resampling")
+    augment = (keras_layers(**recipe.augment, seed=seed, zoom=spec.get("zoom", 0.0)) if spec.get("keras_layers")
                else mk.models.augmentation(**recipe.augment, seed=seed))
-    if spec.get("zoom"):
-        augment = with_zoom(augment, spec["zoom"], seed)
     model = mk.models.build_cnn(**recipe.model, learning_rate=lr, augment=augment, seed=seed, name=recipe.name)
     if smoothing or "optimizer" in spec:
         optimizer = spec.get("optimizer", lambda rate: mk.models.make_optimizer("adam", learning_rate=rate))
@@ -182,13 +154,13 @@ def main(argv=None) -> int:
     for name in args.only or VARIANTS:
         rows.append(train_variant(name, VARIANTS[name], data, epochs_cap=1 if args.smoke else None, seed=args.seed))
         r = rows[-1]
-        print(f"{name:<22}{r['epochs']:>3} epochs {r['seconds']:7.1f} s  val {r['val_accuracy']:.4f}  "
+        print(f"{name:<25}{r['epochs']:>3} epochs {r['seconds']:7.1f} s  val {r['val_accuracy']:.4f}  "
               f"test {r['test_accuracy']:.4f}", flush=True)
-    print(f"\n{'variant':<22}{'params':>9}{'epochs':>7}{'batch':>6}{'seconds':>9}{'val acc':>9}{'test acc':>9}"
+    print(f"\n{'variant':<25}{'params':>9}{'epochs':>7}{'batch':>6}{'seconds':>9}{'val acc':>9}{'test acc':>9}"
           f"{'EMA .99 val/test':>19}{'EMA .998 val/test':>19}")
     for r in rows:
         ema = [f"{r[f'ema{m}_val_accuracy']:.4f}/{r[f'ema{m}_test_accuracy']:.4f}" for m in EMA_MOMENTA]
-        print(f"{r['variant']:<22}{r['params']:>9,}{r['epochs']:>7}{r['batch_size']:>6}{r['seconds']:>9.1f}"
+        print(f"{r['variant']:<25}{r['params']:>9,}{r['epochs']:>7}{r['batch_size']:>6}{r['seconds']:>9.1f}"
               f"{r['val_accuracy']:>9.4f}{r['test_accuracy']:>9.4f}{ema[0]:>19}{ema[1]:>19}")
     for r in rows:
         if "tta-4_val_accuracy" in r:

@@ -63,7 +63,7 @@ def test_input_pipeline_smoke(tmp_path, needs_mnist):
 def test_modern_cnn_variants_smoke(tmp_path, needs_mnist):
     stdout, result = run("modern_cnn_variants.py", tmp_path / "variants.json", tmp_path)
     rows = result["variants"]
-    assert [r["variant"] for r in rows] == ["recipe", "zoom 0.1", "one resampling", "label smoothing 0.1",
+    assert [r["variant"] for r in rows] == ["recipe", "Keras layers", "Keras layers + zoom 0.1", "label smoothing 0.1",
                                            "AdamW wd 0.05", "SGD nesterov 0.1", "batch 128", "2x epochs"]
     assert all(r["params"] == 105_386 and r["epochs"] == 1 for r in rows)  # mnistkit.recipes.MODERN_CNN
     assert [r["batch_size"] for r in rows] == [256] * 6 + [128, 256]
@@ -116,18 +116,17 @@ def test_shifted_moves_pixels_and_blanks_the_border():
     assert not down[:, -1].any()
 
 
-def test_one_resampling_moves_digits_once_and_only_while_training():
-    """No rotation and no shift is the identity; shifts and rotations keep a centred digit's ink; inference
-    passes images through untouched; each call draws new transforms."""
+def test_keras_layers_are_the_same_moves_in_two_resamplings():
+    """The comparison pipeline: Keras' rotation (zoom) and shift layers, off at inference, random in training."""
+    import keras
     import numpy as np
 
-    layer_class = load_benchmark("modern_cnn_variants").OneResampling
-    x = np.zeros((16, 28, 28), "float32")
-    x[:, 10:18, 12:16] = np.linspace(0.2, 1.0, 16 * 8 * 4, dtype="float32").reshape(16, 8, 4)
-    still = layer_class(rotation=0.0, shift=0.0, seed=0)
-    np.testing.assert_allclose(np.asarray(still(x, training=True)), x, atol=1e-6)
-    layer = layer_class(rotation=0.03, shift=0.08, seed=0)
-    np.testing.assert_array_equal(np.asarray(layer(x, training=False)), x)
-    first, second = np.asarray(layer(x, training=True)), np.asarray(layer(x, training=True))
-    assert first.shape == x.shape and not np.allclose(first, x) and not np.allclose(first, second)
-    np.testing.assert_allclose(first.sum(axis=(1, 2)), x.sum(axis=(1, 2)), rtol=2e-3)  # ink kept, none cut off
+    variants = load_benchmark("modern_cnn_variants")
+    x = np.random.default_rng(0).random((4, 28, 28)).astype("float32")
+    for zoom, kinds in ((0.0, ["RandomRotation", "RandomTranslation"]),
+                        (0.1, ["RandomRotation", "RandomZoom", "RandomTranslation"])):
+        block = variants.keras_layers(shift=0.08, rotation=0.03, seed=0, zoom=zoom)
+        assert [type(layer).__name__ for layer in block.layers[1:-1]] == kinds
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(block(x, training=False)), x)
+        moved = keras.ops.convert_to_numpy(block(x, training=True))
+        assert moved.shape == x.shape and not np.allclose(moved, x)

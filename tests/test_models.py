@@ -125,10 +125,57 @@ def test_stem_halves_the_image_and_blocks_take_their_own_conv_counts():
 
 
 def test_augmentation_changes_images_only_in_training():
+    """Inference passes images through untouched; training moves them, with new draws on every call, the same
+    draws for the same seed, and a digit in the middle keeps its ink (nothing cut off, one interpolation)."""
     import keras
-    block = models.augmentation(seed=0)
-    x = np.random.default_rng(0).random((4, 28, 28)).astype("float32")
+    x = np.zeros((16, 28, 28), "float32")
+    x[:, 10:18, 12:16] = np.linspace(0.2, 1.0, 16 * 8 * 4, dtype="float32").reshape(16, 8, 4)
+    block = models.augmentation(shift=0.08, rotation=0.03, seed=0)
+    assert isinstance(block, models.RandomShiftRotate) and block.name == "augment"
     assert np.array_equal(keras.ops.convert_to_numpy(block(x, training=False)), x)
-    assert not np.allclose(keras.ops.convert_to_numpy(block(x, training=True)), x)
+    first, second = (keras.ops.convert_to_numpy(block(x, training=True)) for _ in range(2))
+    assert first.shape == x.shape and not np.allclose(first, x) and not np.allclose(first, second)
+    np.testing.assert_allclose(first.sum(axis=(1, 2)), x.sum(axis=(1, 2)), rtol=2e-3)
+    again = keras.ops.convert_to_numpy(models.augmentation(shift=0.08, rotation=0.03, seed=0)(x, training=True))
+    np.testing.assert_array_equal(again, first)
+    still = models.augmentation(shift=0, rotation=0, seed=0)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(still(x, training=True)), x, atol=1e-6)
     with pytest.raises(ValueError, match=r"\[0, 0.5\]"):
         models.augmentation(shift=2)
+    with pytest.raises(ValueError, match="rotation"):
+        models.augmentation(rotation=-0.1)
+
+
+def test_shift_rotate_transforms_move_and_turn_the_image():
+    """One pixel right / down moves every pixel by one; a positive quarter turn is numpy's rot90 clockwise (as
+    the image is drawn, row 0 on top)."""
+    import keras
+    x = np.random.default_rng(0).random((1, 28, 28, 1)).astype("float32")
+
+    def apply(angle, dx, dy):
+        t = models.shift_rotate_transforms(np.array([angle], "float32"), np.array([dx], "float32"),
+                                           np.array([dy], "float32"))
+        return keras.ops.convert_to_numpy(keras.ops.image.affine_transform(x, t, interpolation="bilinear",
+                                                                           fill_mode="constant"))[0, ..., 0]
+
+    image = x[0, ..., 0]
+    right, down = apply(0.0, 1.0, 0.0), apply(0.0, 0.0, 1.0)
+    np.testing.assert_allclose(right[:, 1:], image[:, :-1], atol=1e-6)
+    assert not right[:, 0].any()
+    np.testing.assert_allclose(down[1:], image[:-1], atol=1e-6)
+    np.testing.assert_allclose(apply(np.pi / 2, 0.0, 0.0), np.rot90(image, k=-1), atol=1e-5)
+
+
+def test_augmented_model_saves_and_loads(tmp_path):
+    """The best models are saved with their augmentation layer inside; notebook 08 and predict load them."""
+    import keras
+    model = models.build_cnn((4,), augment=models.augmentation(seed=1), seed=0)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, compile=False)  # untrained: no optimizer state to restore
+    assert isinstance(loaded.get_layer("augment"), models.RandomShiftRotate)
+    assert loaded.get_layer("augment").get_config()["shift"] == 0.1
+    x = np.random.default_rng(0).random((3, 28, 28)).astype("float32")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+
+

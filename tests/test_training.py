@@ -112,9 +112,15 @@ def test_cosine_schedule_warms_up_then_anneals():
 def test_saved_model_serves_in_inference_mode_and_replaces_atomically(tmp_path):
     import tensorflow as tf
 
-    model = models.build_cnn((4,), augment=models.augmentation(shift=0.2, rotation=0.1, seed=1), seed=0)
+    import keras
+
+    # Keras' own augmentation layers augment when called without `training` (mnistkit's does not): any block a
+    # learner passes as `augment` must still be off in the served model
+    keras_augment = keras.Sequential([keras.layers.Reshape((28, 28, 1)),
+                                      keras.layers.RandomTranslation(0.2, 0.2, seed=1), keras.layers.Reshape((28, 28))])
+    model = models.build_cnn((4,), augment=keras_augment, seed=0)
     x = np.random.default_rng(0).random((16, 28, 28)).astype("float32")
-    assert not np.allclose(model(x), model(x)), "augmentation must be random when called in training mode"
+    assert not np.allclose(model(x), model(x)), "Keras' augmentation must be random when called without training"
     path = training.export_saved_model(model, tmp_path / "served")
     served = tf.saved_model.load(str(path))
     first, second = served.serve(x).numpy(), served.serve(x).numpy()

@@ -117,13 +117,13 @@ def leaderboard(*, notebook=None, path: str | Path | None = None, columns=COLUMN
                              na_position="last").reset_index(drop=True)
 
 
-def latest_runs(name: str, *, params: int | None = None, epochs: int | None = None,
+def latest_runs(name: str, *, params: int | None = None, epochs: int | None = None, fingerprint: str | None = None,
                 path: str | Path | None = None) -> pd.DataFrame:
     """The most recent logged run of each seed whose name starts with ``name`` (08's seeds and seconds).
 
-    ``params`` and ``epochs``, when given, must match too: a run of an earlier version of a model (another size,
-    another number of epochs) logged under the same name is not taken for the current one. Indexed by seed, in
-    the order the runs were logged.
+    ``params``, ``epochs`` and ``fingerprint`` (``mnistkit.training.fingerprint``), when given, must match too: a
+    run of an earlier version of a model (another size, number of epochs, augmentation or schedule) logged under
+    the same name is not taken for the current one. Indexed by seed, in the order the runs were logged.
     """
     frame = pd.DataFrame(read_records(path))
     if frame.empty or "name" not in frame.columns:
@@ -133,4 +133,7 @@ def latest_runs(name: str, *, params: int | None = None, epochs: int | None = No
         keep &= frame["params"] == params
     if epochs is not None:
         keep &= frame["epochs"] == epochs
+    if fingerprint is not None:
+        logged = frame["config"] if "config" in frame.columns else pd.Series([None] * len(frame), index=frame.index)
+        keep &= logged.map(lambda c: isinstance(c, dict) and c.get("fingerprint") == fingerprint)
     return frame[keep].drop_duplicates("seed", keep="last").set_index("seed")

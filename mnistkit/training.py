@@ -7,6 +7,8 @@ fit, evaluates once on the test set, logs a record to the experiment log and ret
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -272,7 +274,26 @@ def _describe(model: keras.Model, batch_size: int, train_size: int) -> dict:
     except (TypeError, ValueError):
         lr = type(opt.learning_rate).__name__
     return {"optimizer": type(opt).__name__.lower(), "learning_rate": lr, "batch_size": batch_size,
-            "train_size": train_size, "model": model.name}
+            "train_size": train_size, "model": model.name, "fingerprint": fingerprint(model, batch_size)}
+
+
+def fingerprint(model: keras.Model, batch_size: int) -> str:
+    """A short hash of how a model is built and trained: its layers' configuration, its optimizer's (learning-rate
+    schedule included) and the batch size; seeds, the optimizer's automatic name and the shapes recorded once a layer
+    is built are left out. The same recipe gives the same fingerprint with any seed and after saving and loading; a
+    changed layer, augmentation or schedule gives another (08 matches seeds on it).
+    """
+    def essentials(value):
+        if isinstance(value, dict):
+            return {k: essentials(v) for k, v in value.items() if k not in ("seed", "build_config")}
+        if isinstance(value, (list, tuple)):
+            return [essentials(v) for v in value]
+        return value
+
+    optimizer = {k: v for k, v in model.optimizer.get_config().items() if k != "name"} if model.optimizer else None
+    text = json.dumps(essentials({"model": model.get_config(), "optimizer": optimizer, "batch_size": batch_size}),
+                      sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 # ---------------------------------------------------------------------------------- sweeps

@@ -74,3 +74,33 @@ def test_latest_runs_take_the_newest_per_seed_of_the_same_model_only(tmp_path):
     assert results.latest_runs("cnn", path=log)["test_accuracy"].to_dict() == {43: 0.992, 42: 0.996}
     assert results.latest_runs("cnn", params=100, epochs=10, path=log)["test_accuracy"].to_dict() == {42: 0.99, 43: 0.991}
     assert results.latest_runs("cnn", path=tmp_path / "none.jsonl").empty
+
+
+def test_latest_runs_skip_runs_of_another_recipe_with_the_same_size(tmp_path):
+    """A changed augmentation or schedule keeps params and epochs: the fingerprint tells the runs apart, and runs
+    logged before fingerprints existed are not taken for any."""
+    log = tmp_path / "experiments.jsonl"
+    rows = [(42, None, 0.990), (43, "old", 0.991), (42, "new", 0.995), (44, "old", 0.993)]
+    for seed, fp, acc in rows:
+        config = {"batch_size": 256} if fp is None else {"batch_size": 256, "fingerprint": fp}
+        results.append_record({"name": f"cnn-seed{seed}", "seed": seed, "params": 100, "epochs": 12,
+                               "test_accuracy": acc, "val_accuracy": acc, "config": config}, path=log)
+    assert results.latest_runs("cnn", fingerprint="new", path=log)["test_accuracy"].to_dict() == {42: 0.995}
+    assert results.latest_runs("cnn", fingerprint="old", path=log)["test_accuracy"].to_dict() == {43: 0.991,
+                                                                                                 44: 0.993}
+    assert results.latest_runs("cnn", fingerprint="other", path=log).empty
+
+
+def test_logged_runs_carry_the_fingerprint_that_08_matches(tmp_path):
+    from synthetic import tiny_splits
+
+    from mnistkit import models, training
+    model = models.build_cnn((4,), augment=models.augmentation(seed=3), seed=3)
+    run = training.train(model, tiny_splits(), name="fp-seed3", notebook="t", epochs=1, batch_size=64, seed=3,
+                         artifacts=tmp_path, verbose=0)
+    assert run.config["fingerprint"] == training.fingerprint(model, 64)
+    other = models.build_cnn((4,), augment=models.augmentation(shift=0.2, seed=3), seed=3)  # same size
+    assert other.count_params() == model.count_params()
+    assert training.fingerprint(other, 64) != run.config["fingerprint"] != training.fingerprint(model, 128)
+    logged = results.latest_runs("fp", fingerprint=run.config["fingerprint"], path=results.log_path(tmp_path))
+    assert list(logged.index) == [3]

@@ -177,5 +177,3 @@ def test_augmented_model_saves_and_loads(tmp_path):
     assert loaded.get_layer("augment").get_config()["shift"] == 0.1
     x = np.random.default_rng(0).random((3, 28, 28)).astype("float32")
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
-
-

@@ -291,7 +291,7 @@ class RandomShiftRotate(layers.Layer):
     """Random rotation and shift of (batch, 28, 28) images in one affine transform, active only while training.
 
     Keras' ``RandomRotation`` followed by ``RandomTranslation`` interpolates every digit twice, blurring it twice;
-    one transform interpolates it once (bilinear, the uncovered border black) and takes one pass instead of two.
+    one transform interpolates it once (bilinear, the uncovered border black).
     """
 
     def __init__(self, *, shift: float = 0.1, rotation: float = 0.05, seed=None, **kwargs):

@@ -294,7 +294,7 @@ class RandomShiftRotate(layers.Layer):
     one transform interpolates it once (bilinear, the uncovered border black).
     """
 
-    def __init__(self, *, shift: float = 0.1, rotation: float = 0.05, seed=None, **kwargs):
+    def __init__(self, *, shift: float, rotation: float, seed=None, **kwargs):  # checked by augmentation()
         super().__init__(**kwargs)
         self.shift, self.rotation, self.seed = shift, rotation, seed
         self.generator = keras.random.SeedGenerator(seed)

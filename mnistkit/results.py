@@ -134,6 +134,6 @@ def latest_runs(name: str, *, params: int | None = None, epochs: int | None = No
     if epochs is not None:
         keep &= frame["epochs"] == epochs
     if fingerprint is not None:
-        logged = frame["config"] if "config" in frame.columns else pd.Series([None] * len(frame), index=frame.index)
-        keep &= logged.map(lambda c: isinstance(c, dict) and c.get("fingerprint") == fingerprint)
+        configs = frame.get("config", pd.Series(None, index=frame.index, dtype=object))
+        keep &= configs.map(lambda c: isinstance(c, dict) and c.get("fingerprint") == fingerprint)
     return frame[keep].drop_duplicates("seed", keep="last").set_index("seed")

@@ -7,7 +7,6 @@ fit, evaluates once on the test set, logs a record to the experiment log and ret
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import time
@@ -22,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from . import config, results
-from .data import Splits, one_hot
+from .data import Splits, one_hot, sha256
 from .files import atomic_write, atomic_write_dir
 from .models import _is_int, _is_real, check_choice, uses_one_hot
 
@@ -293,7 +292,7 @@ def fingerprint(model: keras.Model, batch_size: int) -> str:
     optimizer = {k: v for k, v in model.optimizer.get_config().items() if k != "name"} if model.optimizer else None
     text = json.dumps(essentials({"model": model.get_config(), "optimizer": optimizer, "batch_size": batch_size}),
                       sort_keys=True, default=repr)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return sha256(text.encode())[:16]
 
 
 # ---------------------------------------------------------------------------------- sweeps

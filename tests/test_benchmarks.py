@@ -63,10 +63,14 @@ def test_input_pipeline_smoke(tmp_path, needs_mnist):
 def test_modern_cnn_variants_smoke(tmp_path, needs_mnist):
     stdout, result = run("modern_cnn_variants.py", tmp_path / "variants.json", tmp_path)
     rows = result["variants"]
-    assert [r["variant"] for r in rows] == ["recipe", "Keras layers", "Keras layers + zoom 0.1", "label smoothing 0.1",
-                                           "AdamW wd 0.05", "SGD nesterov 0.1", "batch 128", "2x epochs"]
-    assert all(r["params"] == 105_386 and r["epochs"] == 1 for r in rows)  # mnistkit.recipes.MODERN_CNN
-    assert [r["batch_size"] for r in rows] == [256] * 6 + [128, 256]
+    assert [r["variant"] for r in rows] == ["recipe", "Keras layers", "Keras layers + zoom 0.1", "elastic alpha 20",
+                                           "elastic alpha 34", "3 blocks 64-128-256", "2 convs in block 2",
+                                           "label smoothing 0.1", "AdamW wd 0.05", "SGD nesterov 0.1", "batch 128",
+                                           "2x epochs"]
+    assert all(r["epochs"] == 1 for r in rows)
+    # mnistkit.recipes.MODERN_CNN, but for the two deeper nets
+    assert [r["params"] for r in rows] == [105_386] * 5 + [392_362, 253_354] + [105_386] * 5
+    assert [r["batch_size"] for r in rows] == [256] * 10 + [128, 256]
     for r in rows:
         accuracies = [v for k, v in r.items() if k.endswith("_accuracy")]
         assert len(accuracies) == 2 + 4 + (4 if r["variant"] == "recipe" else 0)
@@ -130,3 +134,31 @@ def test_keras_layers_are_the_same_moves_in_two_resamplings():
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(block(x, training=False)), x)
         moved = keras.ops.convert_to_numpy(block(x, training=True))
         assert moved.shape == x.shape and not np.allclose(moved, x)
+
+
+def test_elastic_variant_is_the_recipes_moves_plus_a_smooth_displacement():
+    """Alpha 0 resamples exactly as mnistkit's augmentation (same seed, same draws); alpha > 0 adds a displacement
+    that is smooth (neighbouring pixels move together) and grows with alpha; images pass untouched at inference."""
+    import keras
+    import numpy as np
+
+    import mnistkit as mk
+
+    variants = load_benchmark("modern_cnn_variants")
+    x = np.random.default_rng(0).random((8, 28, 28)).astype("float32")
+    plain = keras.ops.convert_to_numpy(mk.models.augmentation(shift=0.08, rotation=0.03, seed=5)(x, training=True))
+    none = variants.ElasticShiftRotate(shift=0.08, rotation=0.03, alpha=0.0, seed=5)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(none(x, training=True)), plain, atol=1e-5)
+    elastic = variants.ElasticShiftRotate(shift=0.08, rotation=0.03, alpha=34.0, seed=5)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(elastic(x, training=False)), x)
+    # on an image whose pixels hold their own column number, bilinear resampling returns the column each output
+    # pixel read from: the displacement itself (no shift or rotation, away from the border)
+    columns = np.tile(np.arange(28, dtype="float32"), (64, 28, 1))
+    moves = {}
+    for alpha in (10.0, 34.0):
+        bend = variants.ElasticShiftRotate(shift=0.0, rotation=0.0, alpha=alpha, seed=1)
+        moves[alpha] = (keras.ops.convert_to_numpy(bend(columns, training=True)) - columns)[:, 8:20, 8:20]
+    assert 0.2 < np.abs(moves[34.0]).mean() < 3              # about a pixel, as in Simard et al.
+    np.testing.assert_allclose(moves[10.0], moves[34.0] * 10 / 34, atol=1e-3)   # same draws, scaled by alpha
+    neighbours = np.abs(np.diff(moves[34.0], axis=2)).mean()
+    assert neighbours < 0.25 * np.abs(moves[34.0]).mean()    # smooth: neighbours move nearly alike

@@ -78,8 +78,8 @@ def keras_layers(*, shift: float, rotation: float, seed: int, zoom: float = 0.0)
 ELASTIC_SIGMA = 4.0
 
 
-class ElasticShiftRotate(keras.layers.Layer):
-    """``mk.models.RandomShiftRotate``'s shifts and rotations plus an elastic displacement of every pixel, all in one
+class ElasticShiftRotate(mk.models.RandomShiftRotate):
+    """``mk.models.RandomShiftRotate``'s shifts and rotations (the same draws) plus an elastic displacement of every pixel, all in one
     bilinear resampling, active only while training.
 
     The displacement field is uniform noise in [-1, 1] per pixel and axis, smoothed by a Gaussian of ``sigma`` pixels
@@ -88,9 +88,8 @@ class ElasticShiftRotate(keras.layers.Layer):
 
     def __init__(self, *, shift: float, rotation: float, alpha: float, sigma: float = ELASTIC_SIGMA, seed=None,
                  **kwargs):
-        super().__init__(**kwargs)
-        self.shift, self.rotation, self.alpha = shift, rotation, alpha
-        self.generator = keras.random.SeedGenerator(seed)
+        super().__init__(shift=shift, rotation=rotation, seed=seed, **kwargs)
+        self.alpha = alpha
         radius = int(np.ceil(2 * sigma))
         gauss = np.exp(-np.arange(-radius, radius + 1) ** 2 / (2 * sigma ** 2)).astype("float32")
         gauss /= gauss.sum()
@@ -103,9 +102,7 @@ class ElasticShiftRotate(keras.layers.Layer):
         if not training:
             return images
         ops, n = keras.ops, keras.ops.shape(images)[0]
-        u = keras.random.uniform((n, 3), -1.0, 1.0, seed=self.generator)
-        t = mk.models.shift_rotate_transforms(u[:, 0] * self.rotation * 2 * np.pi, u[:, 1] * self.shift * 28,
-                                              u[:, 2] * self.shift * 28)
+        t = self.random_transforms(n)
         t = [t[:, i][:, None, None] for i in range(6)]
         noise = keras.random.uniform((n, 28, 28, 2), -1.0, 1.0, seed=self.generator)
         field = self.alpha * ops.depthwise_conv(ops.depthwise_conv(noise, self.smooth_x, padding="same"),
@@ -123,9 +120,6 @@ class ElasticShiftRotate(keras.layers.Layer):
                 index = first + ops.cast(ops.clip(yi, 0, 27) * 28 + ops.clip(xi, 0, 27), "int32")
                 out = out + ops.take(flat, index) * inside * wx * wy  # black outside the image
         return out
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
 
 
 def shifted(x: np.ndarray, dy: int, dx: int) -> np.ndarray:

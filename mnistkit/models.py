@@ -299,16 +299,19 @@ class RandomShiftRotate(layers.Layer):
         self.shift, self.rotation, self.seed = shift, rotation, seed
         self.generator = keras.random.SeedGenerator(seed)
 
+    def random_transforms(self, n):
+        """``n`` rows of ``shift_rotate_transforms``, angle and shifts drawn uniformly up to the layer's limits."""
+        u = keras.random.uniform((n, 3), -1.0, 1.0, seed=self.generator)
+        side = INPUT_SHAPE[0]
+        return shift_rotate_transforms(u[:, 0] * self.rotation * 2 * math.pi, u[:, 1] * self.shift * side,
+                                       u[:, 2] * self.shift * side)
+
     def call(self, images, training=None):
         if not training:
             return images
-        ops = keras.ops
-        u = keras.random.uniform((ops.shape(images)[0], 3), -1.0, 1.0, seed=self.generator)
-        side = INPUT_SHAPE[0]
-        transforms = shift_rotate_transforms(u[:, 0] * self.rotation * 2 * math.pi, u[:, 1] * self.shift * side,
-                                             u[:, 2] * self.shift * side)
-        moved = ops.image.affine_transform(images[..., None], transforms, interpolation="bilinear",
-                                           fill_mode="constant")
+        transforms = self.random_transforms(keras.ops.shape(images)[0])
+        moved = keras.ops.image.affine_transform(images[..., None], transforms, interpolation="bilinear",
+                                                 fill_mode="constant")
         return moved[..., 0]
 
     def compute_output_shape(self, input_shape):

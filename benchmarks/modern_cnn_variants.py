@@ -79,8 +79,8 @@ ELASTIC_SIGMA = 4.0
 
 
 class ElasticShiftRotate(mk.models.RandomShiftRotate):
-    """``mk.models.RandomShiftRotate``'s shifts and rotations (the same draws) plus an elastic displacement of every pixel, all in one
-    bilinear resampling, active only while training.
+    """``mk.models.RandomShiftRotate``'s shifts and rotations (the same draws) plus an elastic displacement of every
+    pixel, all in one bilinear resampling, active only while training.
 
     The displacement field is uniform noise in [-1, 1] per pixel and axis, smoothed by a Gaussian of ``sigma`` pixels
     and multiplied by ``alpha`` (Simard, Steinkraus and Platt 2003 used alpha 34, sigma 4 on MNIST).

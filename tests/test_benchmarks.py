@@ -78,6 +78,35 @@ def test_modern_cnn_variants_smoke(tmp_path, needs_mnist):
     assert "test-time augmentation" in stdout and "105,386" in stdout
 
 
+def test_seed_ensemble_smoke(tmp_path, needs_mnist):
+    stdout, result = run("seed_ensemble.py", tmp_path / "ensemble.json", tmp_path)
+    assert [r["seed"] for r in result["seeds"]] == [42, 43, 44]  # 07's seed, then 08's two
+    assert all(r["params"] == 105_386 and r["epochs"] == 1 for r in result["seeds"])  # mnistkit.recipes.MODERN_CNN
+    accuracies = [r[f"{s}_accuracy"] for r in result["seeds"] for s in ("val", "test")]
+    accuracies += [result["ensemble"]["val_accuracy"], result["ensemble"]["test_accuracy"]]
+    assert all(0 <= a <= 1 for a in accuracies)
+    assert result["ensemble"]["seconds"] == pytest.approx(sum(r["seconds"] for r in result["seeds"]))
+    test = result["mcnemar_seed42_vs_ensemble"]
+    assert test["a_only"] + test["b_only"] + test["both_right"] + test["both_wrong"] == 10_000
+    assert "ensemble of the three" in stdout and "McNemar on test" in stdout
+
+
+def test_seed_ensemble_averages_probabilities_not_votes():
+    """Two members lean to class 0, one is sure of class 1: the vote says 0, the averaged probabilities say 1."""
+    import numpy as np
+
+    ensemble = load_benchmark("seed_ensemble")
+    leaning = np.array([[0.55, 0.45, 0.0]])
+    sure = np.array([[0.0, 1.0, 0.0]])
+    mean = ensemble.average_probabilities([leaning, leaning, sure])
+    np.testing.assert_allclose(mean, [[1.1 / 3, 1.9 / 3, 0.0]])
+    assert ensemble.accuracy(mean, [1]) == 1.0 and ensemble.accuracy(leaning, [1]) == 0.0
+    with pytest.raises(ValueError, match="same shape"):
+        ensemble.average_probabilities([leaning, np.ones((2, 3))])
+    with pytest.raises(ValueError, match="one or more"):
+        ensemble.average_probabilities([])
+
+
 def load_benchmark(name):
     spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)

@@ -65,9 +65,9 @@ def main(argv=None) -> int:
     for row in rows:
         for split in ys:
             row[f"{split}_accuracy"] = accuracy(proba[split][row["seed"]], ys[split])
-    ensemble = {f"{split}_accuracy": accuracy(average_probabilities(proba[split].values()), ys[split]) for split in ys}
-    test = mk.evaluate.mcnemar(data.y_test, proba["test"][SEEDS[0]].argmax(1),
-                               average_probabilities(proba["test"].values()).argmax(1))
+    mean = {split: average_probabilities(proba[split].values()) for split in ys}
+    ensemble = {f"{split}_accuracy": accuracy(mean[split], ys[split]) for split in ys}
+    test = mk.evaluate.mcnemar(data.y_test, proba["test"][SEEDS[0]].argmax(1), mean["test"].argmax(1))
 
     print(f"\n{'model':<22}{'params':>9}{'seconds':>9}{'val acc':>9}{'test acc':>9}")
     for r in rows:

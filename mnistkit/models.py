@@ -164,7 +164,8 @@ def build_mlp(hidden=(128,), *, activation: str = "relu", dropout: float = 0.0, 
         x = layers.Activation(activation, name=f"{activation}_{i}")(x)
         if dropout:
             x = layers.Dropout(dropout, name=f"dropout_{i}")(x)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", kernel_regularizer=regularizer, name="softmax")(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", kernel_regularizer=regularizer, name="softmax",
+                           dtype="float32")(x)
     model = keras.Model(inputs, outputs, name=name or mlp_name(hidden, activation=activation))
     return compile_model(model, optimizer=optimizer, learning_rate=learning_rate, labels=labels)
 
@@ -247,7 +248,7 @@ def build_cnn(filters=(32, 64), *, kernel_size: int = 3, convs_per_block=1, padd
         x = layers.Dropout(dropout, name=f"dropout_{k}")(x) if dropout else x
         x = layers.Dense(units, activation=activation, name=f"dense_{k}")(x)
     x = layers.Dropout(dropout, name="dropout_out")(x) if dropout else x
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="softmax")(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="softmax", dtype="float32")(x)
     model = keras.Model(inputs, outputs, name=name or "cnn-" + "-".join(map(str, filters)))
     return compile_model(model, optimizer=optimizer, learning_rate=learning_rate, labels=labels)
 

@@ -177,3 +177,22 @@ def test_augmented_model_saves_and_loads(tmp_path):
     assert loaded.get_layer("augment").get_config()["shift"] == 0.1
     x = np.random.default_rng(0).random((3, 28, 28)).astype("float32")
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+
+
+def test_mixed_precision_computes_in_bfloat16_but_gives_float32_probabilities():
+    """Under Keras' mixed_bfloat16 policy the layers compute in bfloat16; the classifier stays float32, so the
+    probabilities (and the loss on them) keep float32 precision."""
+    import keras
+    x = np.random.default_rng(0).random((3, 28, 28)).astype("float32")
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        built = {"cnn": models.build_cnn((4,), batch_norm=True, seed=0), "mlp": models.build_mlp((8,), seed=0)}
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert built["cnn"].get_layer("conv1_1").compute_dtype == "bfloat16"
+    assert built["mlp"].get_layer("dense_1").compute_dtype == "bfloat16"
+    for model in built.values():
+        assert model.get_layer("softmax").compute_dtype == "float32"
+        proba = model.predict(x, verbose=0)
+        assert proba.dtype == np.float32
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)

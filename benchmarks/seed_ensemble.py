@@ -1,14 +1,14 @@
 """Notebook 07's modern CNN trained with 08's three seeds, and the average of the three: what an ensemble would score.
 
-Issue 6 asks one CNN for 99.6 % test accuracy; notebook 07's prints 99.50 %. One way there is to average the class
-probabilities of several trained CNNs, and notebook 08 already trains this recipe with three seeds (42 in 07, 43 and
-44 in 08) but keeps only their accuracies. This script trains ``mnistkit.recipes.MODERN_CNN`` with those seeds on
-08's split (split seed 42, 5,000 validation images; final-epoch weights, as in 07 and 08), averages the three models'
-probabilities, and prints each model's and the ensemble's validation and test accuracy, the seconds, and McNemar's
-test of the ensemble against seed 42 (07's model) on the test set. It measures an option; it chooses nothing, and the
-same seed gives 07's and 08's figures again on this CPU. Writes JSON.
+Issue 6 asks one CNN for 99.6 % test accuracy; notebook 07's prints less (the README quotes it). One way there is to
+average the class probabilities of several trained CNNs, and notebook 08 already trains this recipe with three seeds
+(42 in 07, 43 and 44 in 08) but keeps only their accuracies. This script trains ``mnistkit.recipes.MODERN_CNN`` with
+those seeds on 08's split (split seed 42, 5,000 validation images; final-epoch weights, as in 07 and 08), averages
+the three models' probabilities, and prints each model's and the ensemble's validation and test accuracy, the
+seconds, and McNemar's test of the ensemble against seed 42 (07's model) on the test set. It measures an option; it
+chooses nothing, and the same seed gives 07's and 08's figures again on this CPU. Writes JSON.
 
-    python benchmarks/seed_ensemble.py           # the real run (three 12-epoch trainings, about 4 minutes each here)
+    python benchmarks/seed_ensemble.py           # the real run (three 12-epoch trainings, minutes each here)
     python benchmarks/seed_ensemble.py --smoke   # tiny budget: checks the script runs
 """
 from __future__ import annotations

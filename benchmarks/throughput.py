@@ -2,7 +2,8 @@
 
 For an MLP (256-128) and the keras-io CNN it measures plain ``model.fit`` on NumPy arrays with Keras's
 defaults (batch 32) against mnistkit's settings, and the effect of each setting on its own: batch size,
-a ``tf.data`` pipeline with cache and prefetch, TensorFlow's intra-/inter-op thread counts, and oneDNN on/off.
+a ``tf.data`` pipeline with cache and prefetch, TensorFlow's intra-/inter-op thread counts, oneDNN on/off, and
+Keras' ``mixed_bfloat16`` policy (bfloat16 arithmetic, float32 weights; fast only on CPUs with bfloat16 instructions).
 Settings that TensorFlow reads at start-up (threads, oneDNN) run in a fresh child process each.
 Beside them: the FLOP bound, i.e. samples/s if every core ran at the matmul speed measured here.
 
@@ -94,6 +95,10 @@ def in_child(setting: dict, env: dict) -> dict:
 def child(setting: dict) -> None:
     import tensorflow as tf
 
+    if setting.get("policy"):
+        import keras
+
+        keras.mixed_precision.set_global_policy(setting["policy"])
     if setting.get("intra"):
         tf.config.threading.set_intra_op_parallelism_threads(setting["intra"])
         tf.config.threading.set_inter_op_parallelism_threads(setting["inter"])
@@ -108,10 +113,12 @@ def settings_for(kind: str, samples: int, best_batch: int):
     rows = [("plain model.fit (batch 32, NumPy)", {**base, "batch_size": 32}, {})]
     rows += [(f"batch {b}" + (" (mnistkit's train default)" if b == 256 else ""), {**base, "batch_size": b}, {})
              for b in (128, 256, 512, 1024)]
-    rows += [(f"tf.data cache+prefetch, batch {best_batch}", {**base, "batch_size": best_batch, "pipeline": "tfdata"}, {})]
-    rows += [(f"threads intra {i} / inter {j}, batch {best_batch}", {**base, "batch_size": best_batch, "intra": i, "inter": j}, {})
+    best = {**base, "batch_size": best_batch}
+    rows += [(f"tf.data cache+prefetch, batch {best_batch}", {**best, "pipeline": "tfdata"}, {})]
+    rows += [(f"threads intra {i} / inter {j}, batch {best_batch}", {**best, "intra": i, "inter": j}, {})
              for i, j in ((1, 1), (2, 1), (2, 2))]
-    rows += [(f"oneDNN off, batch {best_batch}", {**base, "batch_size": best_batch}, {"TF_ENABLE_ONEDNN_OPTS": "0"})]
+    rows += [(f"oneDNN off, batch {best_batch}", best, {"TF_ENABLE_ONEDNN_OPTS": "0"})]
+    rows += [(f"mixed_bfloat16, batch {best_batch}", {**best, "policy": "mixed_bfloat16"}, {})]
     return rows
 
 
@@ -137,7 +144,7 @@ def main(argv=None) -> int:
     report = {"machine": mk.machine.describe(), "matmul_gflops": peak, "samples": samples, "models": {}}
     for kind in MODELS:
         rows = settings_for(kind, samples[kind], best_batch=512 if kind == "mlp" else 256)
-        rows = rows[:2] + rows[5:6] + rows[-1:] if args.smoke else rows
+        rows = rows[:2] + rows[5:6] + rows[-2:] if args.smoke else rows
         bound = peak * 1e9 / train_flops_per_sample(build(kind))
         results = []
         for label, setting, env in rows:

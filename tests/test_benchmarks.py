@@ -46,6 +46,7 @@ def test_throughput_smoke(tmp_path, needs_mnist):
     for kind in ("mlp", "cnn"):
         rows = result["models"][kind]["results"]
         assert rows[0]["setting"].startswith("plain model.fit") and all(r["samples_per_s"] > 0 for r in rows)
+        assert [r.get("policy") for r in rows][-2:] == [None, "mixed_bfloat16"]  # oneDNN off, then bfloat16
         assert result["models"][kind]["flop_bound_samples_per_s"] > rows[0]["samples_per_s"]
 
 
@@ -64,24 +65,27 @@ def test_modern_cnn_variants_smoke(tmp_path, needs_mnist):
     stdout, result = run("modern_cnn_variants.py", tmp_path / "variants.json", tmp_path)
     rows = result["variants"]
     assert [r["variant"] for r in rows] == ["recipe", "Keras layers", "Keras layers + zoom 0.1", "elastic alpha 20",
-                                           "elastic alpha 34", "3 blocks 64-128-256", "2 convs in block 2",
+                                           "elastic alpha 34", "2 blocks 64-128", "2 convs in block 2",
                                            "label smoothing 0.1", "AdamW wd 0.05", "SGD nesterov 0.1", "batch 128",
-                                           "2x epochs"]
+                                           "2x epochs", "bfloat16", "bfloat16, 18 epochs"]
     assert all(r["epochs"] == 1 for r in rows)
-    # mnistkit.recipes.MODERN_CNN, but for the two deeper nets
-    assert [r["params"] for r in rows] == [105_386] * 5 + [392_362, 253_354] + [105_386] * 5
-    assert [r["batch_size"] for r in rows] == [256] * 10 + [128, 256]
+    # mnistkit.recipes.MODERN_CNN, but for the shallower and the deeper net
+    assert [r["params"] for r in rows] == [392_362] * 5 + [105_386, 540_330] + [392_362] * 7
+    assert [r["batch_size"] for r in rows] == [256] * 10 + [128] + [256] * 3
+    # the two bfloat16 variants train in mixed precision, and each variant after them in float32 again
+    assert [r["policy"] for r in rows] == ["float32"] * 12 + ["mixed_bfloat16"] * 2
     for r in rows:
         accuracies = [v for k, v in r.items() if k.endswith("_accuracy")]
+        # final weights, EMA x2, and for the recipe test-time augmentation x2 (each on val and test)
         assert len(accuracies) == 2 + 4 + (4 if r["variant"] == "recipe" else 0)
         assert all(0 <= a <= 1 for a in accuracies)
-    assert "test-time augmentation" in stdout and "105,386" in stdout
+    assert "test-time augmentation" in stdout and "392,362" in stdout
 
 
 def test_seed_ensemble_smoke(tmp_path, needs_mnist):
     stdout, result = run("seed_ensemble.py", tmp_path / "ensemble.json", tmp_path)
     assert [r["seed"] for r in result["seeds"]] == [42, 43, 44]  # 07's seed, then 08's two
-    assert all(r["params"] == 105_386 and r["epochs"] == 1 for r in result["seeds"])  # mnistkit.recipes.MODERN_CNN
+    assert all(r["params"] == 392_362 and r["epochs"] == 1 for r in result["seeds"])  # mnistkit.recipes.MODERN_CNN
     accuracies = [r[f"{s}_accuracy"] for r in result["seeds"] for s in ("val", "test")]
     accuracies += [result["ensemble"]["val_accuracy"], result["ensemble"]["test_accuracy"]]
     assert all(0 <= a <= 1 for a in accuracies)
@@ -191,3 +195,25 @@ def test_elastic_variant_is_the_recipes_moves_plus_a_smooth_displacement():
     np.testing.assert_allclose(moves[10.0], moves[34.0] * 10 / 34, atol=1e-3)   # same draws, scaled by alpha
     neighbours = np.abs(np.diff(moves[34.0], axis=2)).mean()
     assert neighbours < 0.25 * np.abs(moves[34.0]).mean()    # smooth: neighbours move nearly alike
+
+
+def test_bfloat16_variant_trains_in_mixed_precision_and_restores_float32(tmp_path, monkeypatch):
+    """The policy is global in Keras: the variant sets it for its own run and puts float32 back, even on failure."""
+    import keras
+    import numpy as np
+
+    import mnistkit as mk
+
+    monkeypatch.setenv("MNISTKIT_ARTIFACTS", str(tmp_path))
+    variants = load_benchmark("modern_cnn_variants")
+    rng = np.random.default_rng(0)
+    images = lambda n: rng.random((n, 28, 28)).astype("float32")  # noqa: E731
+    labels = lambda n: rng.integers(0, 10, n)  # noqa: E731
+    data = mk.data.Splits(images(64), labels(64), images(16), labels(16), images(16), labels(16))
+    row = variants.train_variant("bfloat16", variants.VARIANTS["bfloat16"], data, epochs_cap=1, seed=0)
+    assert row["policy"] == "mixed_bfloat16" and row["params"] == 392_362
+    assert keras.mixed_precision.global_policy().name == "float32"
+    with pytest.raises(ValueError):
+        variants.train_variant("broken", {"policy": "mixed_bfloat16", "recipe": {"model": {"filters": ()}}}, data,
+                               epochs_cap=1, seed=0)
+    assert keras.mixed_precision.global_policy().name == "float32"

@@ -106,10 +106,11 @@ TUNED_STANDIN = Recipe("tuned-mlp", "06_tuning", "mlp", {"hidden": (32,)}, epoch
 
 # notebook 07: sized for a 2-core CPU. A 5x5 stride-2 stem takes the 28x28 image to 14x14 at once: layers at full
 # resolution cost far more time here than their multiply-adds suggest (memory traffic), and the time saved pays for
-# 64, 128 and 256 filters at 14x14, 7x7 and 3x3. The third block (256 filters at 3x3) is cheap in seconds and was
-# ahead on validation with each of 07/08's seeds (benchmarks/modern_cnn_variants.py, seeds 42, 43, 44 on split 42:
-# 0.9950, 0.9952, 0.9954 against 0.9946, 0.9942, 0.9936 without it). Twelve epochs keep three seeds of it (07 trains
-# one, 08 two) inside the series' 45-minute budget on the 2-core machine; 07 prints its seconds and accuracy.
+# 64, 128 and 256 filters at 14x14, 7x7 and 3x3. The third block (256 filters at 3x3) adds about a third to the
+# seconds and was ahead on validation with each of 07/08's seeds (benchmarks/modern_cnn_variants.py, seeds 42, 43,
+# 44 on split 42: 0.9950, 0.9952, 0.9954 against 0.9946, 0.9942, 0.9936 without it). Twelve epochs keep three seeds
+# of it (07 trains one, 08 two) inside the series' 45-minute budget on the 2-core machine; 07 prints its seconds and
+# accuracy.
 MODERN_CNN = Recipe("modern-cnn", "07_cnn", "cnn",
                     {"stem": 32, "filters": (64, 128, 256), "padding": "same", "batch_norm": True, "dropout": 0.1},
                     epochs=12, batch_size=256, learning_rate=4e-3, cosine=True, warmup_fraction=0.2,

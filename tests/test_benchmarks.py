@@ -72,7 +72,7 @@ def test_modern_cnn_variants_smoke(tmp_path, needs_mnist):
     # mnistkit.recipes.MODERN_CNN, but for the shallower and the deeper net
     assert [r["params"] for r in rows] == [392_362] * 5 + [105_386, 540_330] + [392_362] * 7
     assert [r["batch_size"] for r in rows] == [256] * 10 + [128] + [256] * 3
-    # the two bfloat16 variants train in mixed precision, and each variant after them in float32 again
+    # the two bfloat16 variants train in mixed precision, the others in float32 (the policy is put back: see below)
     assert [r["policy"] for r in rows] == ["float32"] * 12 + ["mixed_bfloat16"] * 2
     for r in rows:
         accuracies = [v for k, v in r.items() if k.endswith("_accuracy")]

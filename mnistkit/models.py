@@ -171,7 +171,7 @@ def build_mlp(hidden=(128,), *, activation: str = "relu", dropout: float = 0.0, 
 
 
 def build_cnn(filters=(32, 64), *, kernel_size: int = 3, convs_per_block=1, padding: str = "valid",
-              pool: str = "max", stem: int | None = None, batch_norm: bool = False, bn_momentum: float = 0.99,
+              pool: str = "max", pool_padding: str = "valid", stem: int | None = None, batch_norm: bool = False, bn_momentum: float = 0.99,
               activation: str = "relu", dense=(), dropout: float = 0.0, global_pool: bool = False,
               optimizer: str = "adam", learning_rate=1e-3, labels: str = "sparse", augment=None, seed=None,
               name: str | None = None) -> keras.Model:
@@ -191,6 +191,9 @@ def build_cnn(filters=(32, 64), *, kernel_size: int = 3, convs_per_block=1, padd
     padding : {"valid", "same"}, default="valid"
         ``"valid"`` shrinks each side by ``kernel_size - 1``; ``"same"`` keeps the size.
     pool : {"max", "avg", "none"}, default="max"
+    pool_padding : {"valid", "same"}, default="valid"
+        ``"valid"`` drops the last row and column of an odd-sized map (7x7 pools to 3x3, 3x3 to 1x1, which reads
+        4 of its 9 positions); ``"same"`` pads it instead (7x7 to 4x4, 4x4 to 2x2), so every position counts.
     stem : int, optional
         Filters of a 5x5 convolution with stride 2 before the blocks: it turns the 28x28 image into 14x14
         feature maps at once. On a CPU, layers at full resolution cost far more time than their
@@ -218,12 +221,13 @@ def build_cnn(filters=(32, 64), *, kernel_size: int = 3, convs_per_block=1, padd
     if stem is not None and (not _is_int(stem) or stem < 1):
         raise ValueError(f"stem={stem!r} is not valid; give the stem's number of filters, e.g. 32, or None")
     padding, pool = check_choice("padding", padding, PADDINGS), check_choice("pool", pool, POOLS)
+    pool_padding = check_choice("pool_padding", pool_padding, PADDINGS)
     activation, dropout = check_choice("activation", activation, ACTIVATIONS), check_fraction("dropout", dropout)
     check_flag("batch_norm", batch_norm), check_flag("global_pool", global_pool)
     if not _is_real(bn_momentum) or not 0 < bn_momentum < 1:
         raise ValueError(f"bn_momentum={bn_momentum!r} is not valid; use a number in (0, 1), e.g. 0.99 or 0.9")
     _check_compile_args(optimizer, learning_rate, labels)
-    _check_feature_map_size(convs, kernel_size, padding, pool, stem is not None)
+    _check_feature_map_size(convs, kernel_size, padding, pool, stem is not None, pool_padding)
     if seed is not None:
         keras.utils.set_random_seed(seed)
     inputs = keras.Input(INPUT_SHAPE, name="image")
@@ -242,7 +246,8 @@ def build_cnn(filters=(32, 64), *, kernel_size: int = 3, convs_per_block=1, padd
         for j in range(1, count + 1):
             x = conv(x, n, kernel_size, f"{i}_{j}")
         if pool != "none":
-            x = (layers.MaxPooling2D if pool == "max" else layers.AveragePooling2D)(2, name=f"pool{i}")(x)
+            x = (layers.MaxPooling2D if pool == "max" else layers.AveragePooling2D)(2, padding=pool_padding,
+                                                                                  name=f"pool{i}")(x)
     x = layers.GlobalAveragePooling2D(name="global_pool")(x) if global_pool else layers.Flatten(name="flatten")(x)
     for k, units in enumerate(dense, start=1):
         x = layers.Dropout(dropout, name=f"dropout_{k}")(x) if dropout else x
@@ -263,12 +268,13 @@ def _check_convs_per_block(convs_per_block, blocks: int) -> tuple[int, ...]:
     return tuple(int(c) for c in counts)
 
 
-def _check_feature_map_size(convs, kernel_size: int, padding: str, pool: str, stem: bool) -> None:
+def _check_feature_map_size(convs, kernel_size: int, padding: str, pool: str, stem: bool,
+                            pool_padding: str = "valid") -> None:
     """Refuse layouts that shrink the 28x28 image below 1x1 before any layer is built."""
     size = INPUT_SHAPE[0] // 2 if stem else INPUT_SHAPE[0]
     for block, count in enumerate(convs, start=1):
         size -= count * (kernel_size - 1) if padding == "valid" else 0
-        size = size // 2 if pool != "none" else size
+        size = (size + (pool_padding == "same")) // 2 if pool != "none" else size
         if size < 1:
             raise ValueError(f"{len(convs)} blocks with kernel_size={kernel_size}, padding={padding!r}, pool={pool!r}"
                              f"{', a stem' if stem else ''} shrink the 28x28 image to nothing by block {block}; "

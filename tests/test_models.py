@@ -81,6 +81,7 @@ BAD_CNN_ARGS = [
     ({"convs_per_block": 0}, "from 1 to 7"),
     ({"padding": "full"}, "choose one of: valid, same"),
     ({"pool": "min"}, "choose one of: max, avg, none"),
+    ({"pool_padding": "full"}, "pool_padding.*choose one of: valid, same"),
     ({"dense": (-1,)}, "positive integers"),
     ({"dropout": 1.5}, r"\[0, 1\)"),
     ({"global_pool": 1}, "True or False"),
@@ -122,6 +123,21 @@ def test_stem_halves_the_image_and_blocks_take_their_own_conv_counts():
     assert convs == ["conv0_stem", "conv1_1", "conv2_1", "conv2_2"]
     assert model.get_layer("pool2").output.shape[1:] == (3, 3, 32)
     assert model.predict(np.zeros((2, 28, 28), np.float32), verbose=0).shape == (2, 10)
+
+
+def test_same_pool_padding_keeps_the_last_row_and_column_of_odd_maps():
+    """A 2x2 pool of a 7x7 map gives 3x3 ("valid", its 7th row and column unread) or 4x4 ("same"); 3x3 gives 1x1
+    from 4 of its 9 positions, or 2x2 from all of them."""
+    shapes = {}
+    for padding in ("valid", "same"):
+        model = models.build_cnn((8, 16, 32), stem=4, padding="same", pool_padding=padding, seed=0)
+        shapes[padding] = [model.get_layer(f"pool{i}").output.shape[1:3] for i in (1, 2, 3)]
+        assert model.predict(np.zeros((2, 28, 28), np.float32), verbose=0).shape == (2, 10)
+    assert shapes == {"valid": [(7, 7), (3, 3), (1, 1)], "same": [(7, 7), (4, 4), (2, 2)]}
+    # the 4x4 maps of "same" reach one block deeper before the image is used up
+    models.build_cnn((8, 8, 8, 8), stem=4, padding="same", pool_padding="same", seed=0)
+    with pytest.raises(ValueError, match="nothing by block 4"):
+        models.build_cnn((8, 8, 8, 8), stem=4, padding="same", seed=0)
 
 
 def test_augmentation_changes_images_only_in_training():

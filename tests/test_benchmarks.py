@@ -65,27 +65,29 @@ def test_modern_cnn_variants_smoke(tmp_path, needs_mnist):
     stdout, result = run("modern_cnn_variants.py", tmp_path / "variants.json", tmp_path)
     rows = result["variants"]
     assert [r["variant"] for r in rows] == ["recipe", "Keras layers", "Keras layers + zoom 0.1", "elastic alpha 20",
-                                           "elastic alpha 34", "2 blocks 64-128", "2 convs in block 2",
-                                           "label smoothing 0.1", "AdamW wd 0.05", "SGD nesterov 0.1", "batch 128",
-                                           "2x epochs", "bfloat16", "bfloat16, 18 epochs"]
+                                           "elastic alpha 34", "2/3 width 64-128-256", "2 blocks 64-128",
+                                           "2 convs in block 2", "pool padding same", "label smoothing 0.1",
+                                           "AdamW wd 0.05", "SGD nesterov 0.1", "batch 128", "2x epochs",
+                                           "2x epochs, more regularization", "bfloat16", "bfloat16, 18 epochs"]
     assert all(r["epochs"] == 1 for r in rows)
-    # mnistkit.recipes.MODERN_CNN, but for the shallower and the deeper net
-    assert [r["params"] for r in rows] == [392_362] * 5 + [105_386, 540_330] + [392_362] * 7
-    assert [r["batch_size"] for r in rows] == [256] * 10 + [128] + [256] * 3
+    # mnistkit.recipes.MODERN_CNN, but for the narrower, shallower, deeper net and the padded pooling (4x4 and 2x2
+    # maps: a 2x2x384 flatten into the classifier instead of 1x1x384)
+    assert [r["params"] for r in rows] == [878_842] * 5 + [392_362, 105_386, 1_211_386, 890_362] + [878_842] * 8
+    assert [r["batch_size"] for r in rows] == [256] * 12 + [128] + [256] * 4
     # the two bfloat16 variants train in mixed precision, the others in float32 (the policy is put back: see below)
-    assert [r["policy"] for r in rows] == ["float32"] * 12 + ["mixed_bfloat16"] * 2
+    assert [r["policy"] for r in rows] == ["float32"] * 15 + ["mixed_bfloat16"] * 2
     for r in rows:
         accuracies = [v for k, v in r.items() if k.endswith("_accuracy")]
         # final weights, EMA x2, and for the recipe test-time augmentation x2 (each on val and test)
         assert len(accuracies) == 2 + 4 + (4 if r["variant"] == "recipe" else 0)
         assert all(0 <= a <= 1 for a in accuracies)
-    assert "test-time augmentation" in stdout and "392,362" in stdout
+    assert "test-time augmentation" in stdout and "878,842" in stdout
 
 
 def test_seed_ensemble_smoke(tmp_path, needs_mnist):
     stdout, result = run("seed_ensemble.py", tmp_path / "ensemble.json", tmp_path)
     assert [r["seed"] for r in result["seeds"]] == [42, 43, 44]  # 07's seed, then 08's two
-    assert all(r["params"] == 392_362 and r["epochs"] == 1 for r in result["seeds"])  # mnistkit.recipes.MODERN_CNN
+    assert all(r["params"] == 878_842 and r["epochs"] == 1 for r in result["seeds"])  # mnistkit.recipes.MODERN_CNN
     accuracies = [r[f"{s}_accuracy"] for r in result["seeds"] for s in ("val", "test")]
     accuracies += [result["ensemble"]["val_accuracy"], result["ensemble"]["test_accuracy"]]
     assert all(0 <= a <= 1 for a in accuracies)
@@ -211,7 +213,7 @@ def test_bfloat16_variant_trains_in_mixed_precision_and_restores_float32(tmp_pat
     labels = lambda n: rng.integers(0, 10, n)  # noqa: E731
     data = mk.data.Splits(images(64), labels(64), images(16), labels(16), images(16), labels(16))
     row = variants.train_variant("bfloat16", variants.VARIANTS["bfloat16"], data, epochs_cap=1, seed=0)
-    assert row["policy"] == "mixed_bfloat16" and row["params"] == 392_362
+    assert row["policy"] == "mixed_bfloat16" and row["params"] == 878_842
     assert keras.mixed_precision.global_policy().name == "float32"
     with pytest.raises(ValueError):
         variants.train_variant("broken", {"policy": "mixed_bfloat16", "recipe": {"model": {"filters": ()}}}, data,

@@ -171,10 +171,10 @@ def build_mlp(hidden=(128,), *, activation: str = "relu", dropout: float = 0.0, 
 
 
 def build_cnn(filters=(32, 64), *, kernel_size: int = 3, convs_per_block=1, padding: str = "valid",
-              pool: str = "max", pool_padding: str = "valid", stem: int | None = None, batch_norm: bool = False, bn_momentum: float = 0.99,
-              activation: str = "relu", dense=(), dropout: float = 0.0, global_pool: bool = False,
-              optimizer: str = "adam", learning_rate=1e-3, labels: str = "sparse", augment=None, seed=None,
-              name: str | None = None) -> keras.Model:
+              pool: str = "max", pool_padding: str = "valid", stem: int | None = None, batch_norm: bool = False,
+              bn_momentum: float = 0.99, activation: str = "relu", dense=(), dropout: float = 0.0,
+              global_pool: bool = False, optimizer: str = "adam", learning_rate=1e-3, labels: str = "sparse",
+              augment=None, seed=None, name: str | None = None) -> keras.Model:
     """A convolutional network on 28x28 images, compiled.
 
     An optional stem first halves the image; then each entry of ``filters`` is a block:

@@ -152,17 +152,21 @@ def tta_accuracy(model, x, y) -> dict:
     return out
 
 
+def recipe_model(**changes) -> dict:
+    """The recipe's builder arguments with ``changes``."""
+    return {**mk.recipes.MODERN_CNN.model, **changes}
+
+
 VARIANTS = {
     "recipe": {},
     "Keras layers": {"keras_layers": True},
     "Keras layers + zoom 0.1": {"keras_layers": True, "zoom": 0.1},
     "elastic alpha 20": {"elastic": 20.0},
     "elastic alpha 34": {"elastic": 34.0},
-    "2/3 width 64-128-256": {"recipe": {"model": {**mk.recipes.MODERN_CNN.model, "stem": 32,
-                                                  "filters": (64, 128, 256)}}},
-    "2 blocks 64-128": {"recipe": {"model": {**mk.recipes.MODERN_CNN.model, "stem": 32, "filters": (64, 128)}}},
-    "2 convs in block 2": {"recipe": {"model": {**mk.recipes.MODERN_CNN.model, "convs_per_block": (1, 2, 1)}}},
-    "pool padding same": {"recipe": {"model": {**mk.recipes.MODERN_CNN.model, "pool_padding": "same"}}},
+    "2/3 width 64-128-256": {"recipe": {"model": recipe_model(stem=32, filters=(64, 128, 256))}},
+    "2 blocks 64-128": {"recipe": {"model": recipe_model(stem=32, filters=(64, 128))}},
+    "2 convs in block 2": {"recipe": {"model": recipe_model(convs_per_block=(1, 2, 1))}},
+    "pool padding same": {"recipe": {"model": recipe_model(pool_padding="same")}},
     "label smoothing 0.1": {"label_smoothing": 0.1},
     "AdamW wd 0.05": {"optimizer": lambda lr: keras.optimizers.AdamW(lr, weight_decay=0.05)},
     "SGD nesterov 0.1": {"recipe": {"learning_rate": 0.1},
@@ -171,7 +175,7 @@ VARIANTS = {
     "batch 128": {"recipe": {"batch_size": 128}},
     "2x epochs": {"recipe": {"epochs": 2 * mk.recipes.MODERN_CNN.epochs}},
     "2x epochs, more regularization": {"recipe": {"epochs": 2 * mk.recipes.MODERN_CNN.epochs,
-                                                  "model": {**mk.recipes.MODERN_CNN.model, "dropout": 0.25},
+                                                  "model": recipe_model(dropout=0.25),
                                                   "augment": {"shift": 0.1, "rotation": 0.05}}},
     "bfloat16": {"policy": "mixed_bfloat16"},
     "bfloat16, 18 epochs": {"policy": "mixed_bfloat16", "recipe": {"epochs": 18}},

@@ -268,8 +268,7 @@ def _check_convs_per_block(convs_per_block, blocks: int) -> tuple[int, ...]:
     return tuple(int(c) for c in counts)
 
 
-def _check_feature_map_size(convs, kernel_size: int, padding: str, pool: str, stem: bool,
-                            pool_padding: str = "valid") -> None:
+def _check_feature_map_size(convs, kernel_size: int, padding: str, pool: str, stem: bool, pool_padding: str) -> None:
     """Refuse layouts that shrink the 28x28 image below 1x1 before any layer is built."""
     size = INPUT_SHAPE[0] // 2 if stem else INPUT_SHAPE[0]
     for block, count in enumerate(convs, start=1):

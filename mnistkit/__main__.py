@@ -83,16 +83,13 @@ def _predict(args) -> int:
         print("error: no trained model found; pass --model PATH.keras, or run notebooks 05 or 07 "
               "(make run) to save one under artifacts/<profile>/models/", file=sys.stderr)
         return 2
-    from . import import_tensorflow_quietly
+    from .deploy import ModelLoadError, load_model
     from .images import predict_files
 
-    import_tensorflow_quietly()
-    import keras
-
     try:
-        model = keras.saving.load_model(model_path)
-    except (OSError, ValueError) as exc:
-        print(f"error: cannot load model {model_path}: {exc}", file=sys.stderr)
+        model = load_model(model_path)
+    except ModelLoadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     results, errors = predict_files(model, args.images, invert=args.invert)
     for path, digit, confidence in results:

@@ -63,11 +63,15 @@ def test_mnist_digits_survive_preprocessing():
 
 @pytest.fixture(scope="module")
 def small_cnn(tmp_path_factory):
-    """A small CNN trained for a few seconds on real MNIST, saved as .keras."""
+    """A small CNN trained for a few seconds on real MNIST, saved as .keras: with mnistkit's augmentation layer
+    and a learning-rate schedule, as the notebooks save their best models."""
     (x, y), (x_test, y_test) = mnist_or_skip()
     from mnistkit import models, training
     training.set_seed(0)
-    model = models.build_cnn((16, 32), dropout=0.25, seed=0)
+    schedule = training.cosine_schedule(1e-3, epochs=2, train_size=12_000, batch_size=128)
+    model = models.build_cnn((16, 32), dropout=0.25, augment=models.augmentation(seed=0), learning_rate=schedule,
+                             seed=0)
+    assert any(isinstance(layer, models.RandomShiftRotate) for layer in model.layers)
     model.fit(data.scale(x[:12_000]), y[:12_000], epochs=2, batch_size=128, verbose=0)
     path = tmp_path_factory.mktemp("model") / "cnn.keras"
     model.save(path)
@@ -101,3 +105,29 @@ def test_predict_without_a_model_explains_what_to_do(tmp_path):
     done = subprocess.run([sys.executable, "-m", "mnistkit", "predict", "x.png"], capture_output=True, text=True,
                           env={**os.environ, "MNISTKIT_ARTIFACTS": str(tmp_path)}, timeout=120)
     assert done.returncode == 2 and "no trained model found" in done.stderr
+
+
+def run_predict(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "mnistkit", "predict", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 not really a zip", b"hello"], ids=["empty", "bad-zip", "text"])
+def test_a_damaged_model_file_is_one_error_line_and_exit_2(tmp_path, content):
+    digit = tmp_path / "digit.png"
+    Image.fromarray(np.eye(28, dtype=np.uint8) * 255).save(digit)
+    bad = tmp_path / "model.keras"
+    bad.write_bytes(content)
+    done = run_predict("--model", bad, digit)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith(f"error: {bad}: cannot load this model")
+    assert "Traceback" not in done.stderr and "save it again" in done.stderr
+
+
+def test_a_model_path_that_is_not_a_keras_file_is_named(tmp_path):
+    done = run_predict("--model", tmp_path / "nowhere.keras", tmp_path / "x.png")
+    assert done.returncode == 2 and "no such model file" in done.stderr and done.stderr.count("\n") == 1
+    folder = tmp_path / "export"
+    folder.mkdir()
+    done = run_predict("--model", folder, tmp_path / "x.png")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr

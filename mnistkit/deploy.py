@@ -1,18 +1,21 @@
-"""Deployment: load a saved model safely (08, ``python -m mnistkit predict``).
+"""Deployment: load a saved model safely, make it portable (inference only), and export it (08, 09).
 
 ``load_model`` opens any ``.keras`` file the notebooks save, whatever mnistkit layers it holds, and turns every
-failure into one ``ModelLoadError`` that names the file and the remedy.
+failure into one ``ModelLoadError`` that names the file and the remedy. ``inference_model`` drops the layers
+that only act while training (mnistkit's ``RandomShiftRotate`` and Keras' ``Random*`` augmentation), so the
+result holds standard Keras layers only and ``keras.saving.load_model`` opens it without mnistkit installed.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from . import import_tensorflow_quietly
+from . import import_tensorflow_quietly, tensorflow_log_level
 
 import_tensorflow_quietly()
 import keras  # noqa: E402
 
 from . import models  # noqa: E402,F401  registers mnistkit's layers, so load_model can find them
+from .files import atomic_write, atomic_write_dir  # noqa: E402
 
 
 class ModelLoadError(RuntimeError):
@@ -50,3 +53,70 @@ def load_model(path: str | Path, *, compile: bool = False) -> keras.Model:
     if not isinstance(model, keras.Model):
         raise ModelLoadError(f"{path}: holds a {type(model).__name__}, not a Keras model")
     return model
+
+
+def is_training_only(layer: keras.layers.Layer) -> bool:
+    """True for augmentation layers, which pass images through unchanged at inference time."""
+    return isinstance(layer, models.RandomShiftRotate) or (
+        type(layer).__module__.startswith("keras") and type(layer).__name__.startswith("Random"))
+
+
+def inference_model(model: keras.Model) -> keras.Model:
+    """The same model without its training-only layers, sharing its weights: what ``export`` writes.
+
+    Every augmentation layer becomes ``keras.layers.Identity`` (what it computes at inference time), so the
+    predictions are unchanged and the model holds standard Keras layers only. Nested models are walked too.
+    """
+    def clone(layer):
+        if is_training_only(layer):
+            return keras.layers.Identity(name=layer.name)
+        if isinstance(layer, keras.Model) and any(is_training_only(inner) for inner in _all_layers(layer)):
+            return inference_model(layer)
+        return layer
+
+    if not any(is_training_only(layer) for layer in _all_layers(model)):
+        return model
+    portable = keras.models.clone_model(model, clone_function=clone)
+    portable.name = model.name  # clone_model keeps it; stated here because exports are named after it
+    return portable
+
+
+def _all_layers(model: keras.Model):
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from _all_layers(layer)
+
+
+def save_portable(model: keras.Model, path: str | Path) -> Path:
+    """Save ``inference_model(model)`` as a ``.keras`` file, atomically, without optimizer state.
+
+    The file opens with plain ``keras.saving.load_model`` on a machine without mnistkit.
+    """
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"{path}: model files must end in .keras")
+    portable = inference_model(model)
+    return atomic_write(path, lambda tmp: portable.save(tmp, include_optimizer=False))
+
+
+def export_saved_model(model: keras.Model, path: str | Path) -> Path:
+    """Export ``inference_model(model)`` as a TensorFlow SavedModel for serving, atomically.
+
+    The ``serve`` endpoint takes a float32 batch of 28x28 images scaled to [0, 1] and returns the ten class
+    probabilities. It calls the model with ``training=False``; the augmentation layers are gone anyway, so
+    the same image always gets the same answer. A killed export leaves the previous folder intact.
+    """
+    import tensorflow as tf
+
+    portable = inference_model(model)
+    archive = keras.export.ExportArchive()
+    archive.track(portable)
+    signature = [tf.TensorSpec((None, *portable.input_shape[1:]), tf.float32, name="images")]
+    archive.add_endpoint("serve", tf.function(lambda images: portable(images, training=False)), signature)
+
+    def write(folder: Path) -> None:
+        with tensorflow_log_level("WARNING"):   # TensorFlow logs "INFO: Assets written to ..." otherwise
+            archive.write_out(str(folder), verbose=False)
+
+    return atomic_write_dir(path, write)

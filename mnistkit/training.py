@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import import_tensorflow_quietly, tensorflow_log_level
+from . import import_tensorflow_quietly
 
 import_tensorflow_quietly()
 import keras  # noqa: E402
@@ -22,7 +22,7 @@ import pandas as pd
 
 from . import config, results
 from .data import Splits, one_hot, sha256
-from .files import atomic_write, atomic_write_dir
+from .files import atomic_write
 from .models import _is_int, _is_real, check_choice, uses_one_hot
 
 MONITORS = ("val_loss", "val_accuracy")
@@ -92,29 +92,6 @@ def save_model(model: keras.Model, path: str | Path) -> Path:
     if path.suffix != ".keras":
         raise ValueError(f"{path}: model files must end in .keras")
     return atomic_write(path, lambda tmp: model.save(tmp))
-
-
-def export_saved_model(model: keras.Model, path: str | Path) -> Path:
-    """Export ``model`` as a TensorFlow SavedModel for serving, in inference mode, atomically.
-
-    The ``serve`` endpoint takes a float32 batch of 28x28 images scaled to [0, 1] and returns the ten
-    class probabilities. It calls the model with ``training=False``: Keras 3's augmentation layers
-    default to training mode when called directly, and ``model.export`` would otherwise keep shifting
-    and rotating every image it serves. The folder is written beside ``path`` and renamed into place,
-    so a killed export leaves the previous one intact.
-    """
-    import tensorflow as tf
-
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    signature = [tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name="images")]
-    archive.add_endpoint("serve", tf.function(lambda images: model(images, training=False)), signature)
-
-    def write(folder: Path) -> None:
-        with tensorflow_log_level("WARNING"):   # TensorFlow logs "INFO: Assets written to ..." otherwise
-            archive.write_out(str(folder), verbose=False)
-
-    return atomic_write_dir(path, write)
 
 
 @dataclass(repr=False, eq=False)

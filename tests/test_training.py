@@ -107,25 +107,3 @@ def test_cosine_schedule_warms_up_then_anneals():
     assert float(keras.ops.convert_to_numpy(plain(0))) == pytest.approx(1e-2)
     with pytest.raises(ValueError, match="warmup_fraction"):
         training.cosine_schedule(1e-2, epochs=1, train_size=10, batch_size=1, warmup_fraction=1)
-
-
-def test_saved_model_serves_in_inference_mode_and_replaces_atomically(tmp_path):
-    import tensorflow as tf
-
-    import keras
-
-    # Keras' own augmentation layers augment when called without `training` (mnistkit's does not): any block a
-    # learner passes as `augment` must still be off in the served model
-    keras_augment = keras.Sequential([keras.layers.Reshape((28, 28, 1)),
-                                      keras.layers.RandomTranslation(0.2, 0.2, seed=1), keras.layers.Reshape((28, 28))])
-    model = models.build_cnn((4,), augment=keras_augment, seed=0)
-    x = np.random.default_rng(0).random((16, 28, 28)).astype("float32")
-    assert not np.allclose(model(x), model(x)), "Keras' augmentation must be random when called without training"
-    path = training.export_saved_model(model, tmp_path / "served")
-    served = tf.saved_model.load(str(path))
-    first, second = served.serve(x).numpy(), served.serve(x).numpy()
-    np.testing.assert_array_equal(first, second)
-    np.testing.assert_allclose(first, model.predict(x, verbose=0), atol=1e-6)
-    training.export_saved_model(models.build_cnn((4,), seed=1), path)   # overwrite: no leftovers beside it
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["served"]
-    assert not np.allclose(tf.saved_model.load(str(path)).serve(x).numpy(), first)

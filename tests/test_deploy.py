@@ -1,0 +1,114 @@
+"""mnistkit.deploy: safe loading, the portable inference model, SavedModel export."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from mnistkit import deploy, models
+
+
+def images(n=16, seed=0):
+    return np.random.default_rng(seed).random((n, 28, 28)).astype("float32")
+
+
+def keras_augmentation():
+    """Keras' own augmentation layers, which augment when called without ``training``, nested in a Sequential."""
+    return keras.Sequential([keras.layers.Reshape((28, 28, 1)), keras.layers.RandomTranslation(0.2, 0.2, seed=1),
+                             keras.layers.Reshape((28, 28))], name="keras_augment")
+
+
+@pytest.fixture(params=["mlp", "cnn"])
+def augmented(request):
+    """A model as the notebooks save them: mnistkit's RandomShiftRotate in front."""
+    if request.param == "mlp":
+        return models.build_mlp((32,), augment=models.augmentation(seed=0), dropout=0.2, seed=0)
+    return models.build_cnn((4, 8), augment=models.augmentation(seed=0), batch_norm=True, seed=0)
+
+
+def test_inference_model_drops_augmentation_and_keeps_predictions_and_weights(augmented):
+    x = images()
+    portable = deploy.inference_model(augmented)
+    assert not any(deploy.is_training_only(layer) for layer in portable.layers)
+    assert any(isinstance(layer, models.RandomShiftRotate) for layer in augmented.layers), "original untouched"
+    np.testing.assert_allclose(portable.predict(x, verbose=0), augmented.predict(x, verbose=0), atol=1e-6)
+    assert portable.count_params() == augmented.count_params()
+    assert portable.get_layer("softmax") is augmented.get_layer("softmax"), "weights are shared, not copied"
+
+
+def test_inference_model_walks_nested_keras_augmentation():
+    model = models.build_cnn((4,), augment=keras_augmentation(), seed=0)
+    portable = deploy.inference_model(model)
+    x = images()
+    np.testing.assert_array_equal(portable(x), portable(x))
+    np.testing.assert_allclose(portable.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+
+
+def test_a_model_without_augmentation_is_returned_as_it_is():
+    model = models.build_cnn((4,), seed=0)
+    assert deploy.inference_model(model) is model
+
+
+WITHOUT_MNISTKIT = textwrap.dedent("""
+    import sys
+    sys.modules["mnistkit"] = None          # `import mnistkit` now raises ImportError, as on a machine without it
+    import keras, numpy as np
+    model = keras.saving.load_model(sys.argv[1])
+    x = np.load(sys.argv[2])
+    np.save(sys.argv[3], model.predict(x, verbose=0))
+""")
+
+
+def load_without_mnistkit(path, x, tmp_path):
+    np.save(tmp_path / "x.npy", x)
+    return subprocess.run([sys.executable, "-c", WITHOUT_MNISTKIT, str(path), str(tmp_path / "x.npy"),
+                           str(tmp_path / "p.npy")], capture_output=True, text=True, timeout=180, cwd=tmp_path,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+
+
+def test_the_portable_file_loads_and_predicts_in_a_process_without_mnistkit(augmented, tmp_path):
+    x = images()
+    augmented.save(tmp_path / "as_trained.keras")
+    done = load_without_mnistkit(tmp_path / "as_trained.keras", x, tmp_path)
+    assert done.returncode != 0 and "RandomShiftRotate" in done.stderr, "the check must be able to fail"
+    path = deploy.save_portable(augmented, tmp_path / "portable.keras")
+    done = load_without_mnistkit(path, x, tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    np.testing.assert_allclose(np.load(tmp_path / "p.npy"), augmented.predict(x, verbose=0), atol=1e-6)
+
+
+def test_save_portable_wants_a_keras_file(tmp_path):
+    with pytest.raises(ValueError, match=r"\.keras"):
+        deploy.save_portable(models.build_cnn((4,), seed=0), tmp_path / "model.h5")
+
+
+def test_load_model_opens_augmented_models_and_names_bad_files(augmented, tmp_path):
+    augmented.save(tmp_path / "m.keras")
+    x = images()
+    np.testing.assert_allclose(deploy.load_model(tmp_path / "m.keras").predict(x, verbose=0),
+                               augmented.predict(x, verbose=0), atol=1e-6)
+    (tmp_path / "bad.keras").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(deploy.ModelLoadError, match="bad.keras: cannot load this model"):
+        deploy.load_model(tmp_path / "bad.keras")
+    with pytest.raises(deploy.ModelLoadError, match="no such model file"):
+        deploy.load_model(tmp_path / "missing.keras")
+
+
+def test_saved_model_serves_in_inference_mode_and_replaces_atomically(tmp_path):
+    # Keras' own augmentation layers augment when called without `training` (mnistkit's does not): any block a
+    # learner passes as `augment` must still be off in the served model
+    model = models.build_cnn((4,), augment=keras_augmentation(), seed=0)
+    x = images()
+    assert not np.allclose(model(x), model(x)), "Keras' augmentation must be random when called without training"
+    path = deploy.export_saved_model(model, tmp_path / "served")
+    served = tf.saved_model.load(str(path))
+    first, second = served.serve(x).numpy(), served.serve(x).numpy()
+    np.testing.assert_array_equal(first, second)
+    np.testing.assert_allclose(first, model.predict(x, verbose=0), atol=1e-6)
+    deploy.export_saved_model(models.build_cnn((4,), seed=1), path)   # overwrite: no leftovers beside it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["served"]
+    assert not np.allclose(tf.saved_model.load(str(path)).serve(x).numpy(), first)

@@ -11,8 +11,8 @@ import os
 import sys
 
 __version__ = "0.1.0"
-__all__ = ["config", "data", "distributed", "evaluate", "images", "machine", "models", "plots", "recipes", "results",
-           "training", "tuning"]
+__all__ = ["config", "data", "deploy", "distributed", "evaluate", "images", "machine", "models", "plots", "recipes",
+           "results", "runtimes", "training", "tuning"]
 
 
 def __getattr__(name: str):
@@ -31,11 +31,19 @@ def import_tensorflow_quietly() -> None:
     if "tensorflow" in sys.modules:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # later C++ log lines (benign graph warnings)
+    with quiet_stderr():
+        import tensorflow  # noqa: F401
+
+
+@contextlib.contextmanager
+def quiet_stderr():
+    """Point file descriptor 2 at /dev/null inside the block, for C++ log lines that ignore Python's logging
+    (TensorFlow's start-up, TFLite's converter and interpreter)."""
     sys.stderr.flush()
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, 2)
-        import tensorflow  # noqa: F401
+        yield
     finally:
         os.dup2(saved, 2)
         os.close(saved)

@@ -83,15 +83,16 @@ def _predict(args) -> int:
         print("error: no trained model found; pass --model PATH.keras, or run notebooks 05 or 07 "
               "(make run) to save one under artifacts/<profile>/models/", file=sys.stderr)
         return 2
-    from .deploy import ModelLoadError, load_model
+    from .deploy import ModelLoadError, check_classifier, load_model
     from .images import predict_files
 
     try:
         model = load_model(model_path)
-    except ModelLoadError as exc:
+        check_classifier(model, where=str(model_path))
+        results, errors = predict_files(model, args.images, invert=args.invert)
+    except (ModelLoadError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    results, errors = predict_files(model, args.images, invert=args.invert)
     for path, digit, confidence in results:
         print(f"{path}: {digit} ({confidence:.1%})")
     for path, message in errors:

@@ -7,12 +7,16 @@ result holds standard Keras layers only and ``keras.saving.load_model`` opens it
 """
 from __future__ import annotations
 
+import contextlib
+import math
+import warnings
 from pathlib import Path
 
-from . import import_tensorflow_quietly, tensorflow_log_level
+from . import import_tensorflow_quietly, quiet_stderr, tensorflow_log_level
 
 import_tensorflow_quietly()
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 
 from . import models  # noqa: E402,F401  registers mnistkit's layers, so load_model can find them
 from .files import atomic_write, atomic_write_dir  # noqa: E402
@@ -120,3 +124,49 @@ def export_saved_model(model: keras.Model, path: str | Path) -> Path:
             archive.write_out(str(folder), verbose=False)
 
     return atomic_write_dir(path, write)
+
+
+@contextlib.contextmanager
+def quiet_export():
+    """Silence what exporting and converting print besides errors: C++ log lines, TensorFlow's INFO lines
+    ("Assets written to ..."), tf2onnx's FutureWarning about NumPy."""
+    with quiet_stderr(), tensorflow_log_level("ERROR"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        yield
+
+
+def check_classifier(model: keras.Model, *, where: str = "the model") -> None:
+    """Refuse a model that is not a 28x28-image -> 10-class classifier, naming what it is instead."""
+    inputs, outputs = model.inputs, model.outputs
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise ModelLoadError(f"{where} has {len(inputs)} inputs and {len(outputs)} outputs; a digit classifier has "
+                             f"one of each")
+    size, classes = math.prod(d or 1 for d in inputs[0].shape[1:]), outputs[0].shape[-1]
+    if size != 28 * 28 or classes != 10 or len(outputs[0].shape) != 2:
+        raise ModelLoadError(f"{where} maps {tuple(inputs[0].shape[1:])} to {tuple(outputs[0].shape[1:])}; a digit "
+                             f"classifier maps 28x28 images to 10 probabilities")
+
+
+def predict_probabilities(model: keras.Model, images) -> np.ndarray:
+    """Class probabilities for a batch of 28x28 images in [0, 1], reshaped to the model's input and checked.
+
+    Raises
+    ------
+    ValueError
+        If the outputs are not probabilities (each row ten numbers in [0, 1] summing to 1), e.g. a model
+        whose last layer has no softmax: its outputs are logits, and a "confidence" would be meaningless.
+    """
+    x = np.asarray(images, dtype=np.float32).reshape((-1, *(d or 1 for d in model.inputs[0].shape[1:])))
+    proba = np.asarray(model.predict(x, verbose=0), dtype=np.float64)
+    check_probabilities(proba)
+    return proba
+
+
+def check_probabilities(proba: np.ndarray) -> None:
+    """Raise ``ValueError`` unless every row of ``proba`` is ten numbers in [0, 1] that sum to 1."""
+    if proba.ndim != 2 or proba.shape[1] != 10:
+        raise ValueError(f"the model returned shape {proba.shape}; expected (n, 10) class probabilities")
+    sums = proba.sum(axis=1)
+    if not np.all(np.isfinite(proba)) or proba.min() < -1e-6 or np.abs(sums - 1).max() > 1e-3:
+        raise ValueError(f"the model's outputs are not probabilities (rows sum to {sums.min():.3g}..{sums.max():.3g}, "
+                         f"values {proba.min():.3g}..{proba.max():.3g}); give its last layer activation='softmax'")

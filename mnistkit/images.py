@@ -11,15 +11,43 @@ import numpy as np
 
 BOX, SIZE = 20, 28
 INVERT = ("auto", "yes", "no")
+MAX_PIXELS = 50_000_000  # a 50-megapixel photo; past that, decoding alone takes gigabytes
 
 
-def load_image(path: str | Path) -> np.ndarray:
-    """A PNG/JPEG/… file as a 2-d float32 array in [0, 1] (grey levels; colour is converted)."""
-    from PIL import Image
+def load_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """A PNG/JPEG/... file as a 2-d float32 array in [0, 1] (grey levels; colour is converted).
 
-    with Image.open(path) as image:
+    The camera's EXIF orientation is applied (a phone photo is read the way it was held), 16-bit grey levels
+    are scaled from their own range, and transparent pixels become white paper.
+
+    Raises
+    ------
+    ValueError
+        If ``path`` is not a regular file (a folder, a FIFO) or the image has more than ``max_pixels`` pixels.
+    OSError
+        If the file is missing or is not an image PIL can read.
+    """
+    from PIL import Image, ImageOps
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError("no such file")
+    if not path.is_file():
+        raise ValueError("not a regular file (a folder, a FIFO or a device); give an image file")
+    too_big = f"over the limit of {max_pixels:,} pixels; crop or shrink it"
+    try:
+        image = Image.open(path)
+    except Image.DecompressionBombError:  # PIL's own, larger limit, checked as it reads the header
+        raise ValueError(f"image is {too_big}") from None
+    with image:
+        if image.width * image.height > max_pixels:
+            raise ValueError(f"image is {image.width}x{image.height} pixels, {too_big}")
         image.load()
-        if image.mode in ("RGBA", "LA", "P"):  # transparent background -> white paper
+        image = ImageOps.exif_transpose(image)
+        if image.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16-bit grey: convert("L") would clip at 255
+            grey = np.asarray(image, dtype=np.float32)
+            return grey / (65535.0 if grey.max() > 255 or image.mode.startswith("I;16") else 255.0)
+        if image.mode in ("RGBA", "LA", "P", "PA"):  # transparent background -> white paper
             rgba = image.convert("RGBA")
             paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
             image = Image.alpha_composite(paper, rgba)
@@ -75,16 +103,24 @@ def to_mnist(image: np.ndarray, *, invert: str = "auto") -> np.ndarray:
 
 def predict_files(model, paths, *, invert: str = "auto"):
     """Predict each file's digit. Returns ``(results, errors)``: ``results`` is a list of
-    ``(path, digit, confidence)``; ``errors`` a list of ``(path, message)`` for files that could not be read."""
+    ``(path, digit, confidence)``; ``errors`` a list of ``(path, message)`` for files that could not be read.
+
+    Raises
+    ------
+    ValueError
+        If the model's outputs are not ten probabilities (see ``mnistkit.deploy.predict_probabilities``).
+    """
+    from .deploy import predict_probabilities
+
     images, kept, errors = [], [], []
     for path in paths:
         try:
             images.append(to_mnist(load_image(path), invert=invert))
             kept.append(path)
-        except (OSError, ValueError) as exc:  # missing, unreadable, not an image, or blank
+        except (OSError, ValueError) as exc:  # missing, unreadable, not an image, blank, too large
             errors.append((path, str(exc) or type(exc).__name__))
     if not images:
         return [], errors
-    proba = np.asarray(model.predict(np.stack(images), verbose=0))
+    proba = predict_probabilities(model, np.stack(images))
     results = [(p, int(row.argmax()), float(row.max())) for p, row in zip(kept, proba)]
     return results, errors

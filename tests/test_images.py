@@ -131,3 +131,94 @@ def test_a_model_path_that_is_not_a_keras_file_is_named(tmp_path):
     folder.mkdir()
     done = run_predict("--model", folder, tmp_path / "x.png")
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+def exif_rotated_jpeg(digit: np.ndarray, path):
+    """``digit`` stored turned a quarter left, with EXIF orientation 6 ("turn right to view"), as phones save photos."""
+    stored = Image.fromarray(digit).rotate(90, expand=True)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    stored.save(path, quality=98, exif=exif)
+    return path
+
+
+def huge_png_header(path, side=20_000):
+    """A PNG whose header says ``side`` x ``side`` pixels (the pixel data is not there: opening it reads the header)."""
+    import struct
+    import zlib
+
+    Image.new("L", (8, 8)).save(path)
+    blob = bytearray(path.read_bytes())
+    blob[16:24] = struct.pack(">II", side, side)                       # IHDR width and height
+    blob[29:33] = struct.pack(">I", zlib.crc32(bytes(blob[12:29])))     # IHDR's CRC over type + data
+    path.write_bytes(bytes(blob))
+    return path
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    digit = np.zeros((28, 28), np.uint8)
+    digit[4:24, 12:16] = 255            # a vertical bar: a "1", which would read as a "-" sideways
+    path = exif_rotated_jpeg(digit, tmp_path / "photo.jpg")
+    with Image.open(path) as raw:
+        assert raw.size == (28, 28) and np.asarray(raw)[14, 4:24].mean() > 128, "stored sideways"
+    loaded = images.load_image(path)
+    assert loaded.shape == (28, 28) and np.corrcoef(loaded.ravel(), digit.ravel() / 255)[0, 1] > 0.95
+
+
+def test_sixteen_bit_grey_levels_keep_their_shades(tmp_path):
+    ramp = np.tile(np.linspace(0, 65535, 40).astype(np.uint16), (40, 1))
+    Image.fromarray(ramp).save(tmp_path / "ramp16.png")
+    loaded = images.load_image(tmp_path / "ramp16.png")
+    np.testing.assert_allclose(loaded, ramp / 65535, atol=1e-4)
+    assert len(np.unique(loaded)) == 40, "not binarised"
+
+
+def test_huge_images_folders_and_fifos_are_refused_without_reading_them(tmp_path):
+    with pytest.raises(ValueError, match="over the limit of 50,000,000 pixels"):
+        images.load_image(huge_png_header(tmp_path / "huge.png"))
+    Image.new("L", (20, 20)).save(tmp_path / "small.png")
+    with pytest.raises(ValueError, match="20x20 pixels, over the limit of 100 pixels"):
+        images.load_image(tmp_path / "small.png", max_pixels=100)
+    with pytest.raises(ValueError, match="not a regular file"):
+        images.load_image(tmp_path)
+    os.mkfifo(tmp_path / "pipe.png")
+    with pytest.raises(ValueError, match="not a regular file"):
+        images.load_image(tmp_path / "pipe.png")   # would block forever if opened
+
+
+def test_predict_reads_phone_photos_16_bit_pngs_and_skips_what_it_cannot_read(small_cnn, tmp_path):
+    model, model_path, x_test, y_test = small_cnn
+    right = np.flatnonzero(model.predict(data.scale(x_test[:50]), verbose=0).argmax(1) == y_test[:50])
+    a, b, c = (int(i) for i in right[:3])
+    good = [exif_rotated_jpeg(x_test[a], tmp_path / "photo.jpg"), tmp_path / "sixteen.png", tmp_path / "plain.png"]
+    Image.fromarray(x_test[b].astype(np.uint16) * 257).save(good[1])
+    Image.fromarray(x_test[c]).save(good[2])
+    os.mkfifo(tmp_path / "pipe.png")
+    bad = [huge_png_header(tmp_path / "huge.png"), tmp_path / "pipe.png"]
+    done = run_predict("--model", model_path, *good, *bad, timeout=120)
+    assert done.returncode == 1, done.stderr
+    lines = dict(line.rsplit(": ", 1) for line in done.stdout.strip().splitlines())
+    assert [int(lines[str(p)].split()[0]) for p in good] == [y_test[a], y_test[b], y_test[c]]
+    errors = done.stderr.strip().splitlines()
+    assert len(errors) == 2 and "over the limit" in errors[0] and "not a regular file" in errors[1]
+
+
+def test_models_that_are_not_digit_classifiers_are_refused(tmp_path):
+    import keras
+
+    from mnistkit import deploy
+
+    digit = images.to_mnist(synthetic_digit())
+    logits = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(10)])
+    Image.fromarray((digit * 255).astype(np.uint8)).save(tmp_path / "seven.png")
+    with pytest.raises(ValueError, match="not probabilities.*activation='softmax'"):
+        images.predict_files(logits, [tmp_path / "seven.png"])
+    five = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(5, activation="softmax")])
+    with pytest.raises(deploy.ModelLoadError, match=r"maps \(28, 28\) to \(5,\)"):
+        deploy.check_classifier(five)
+    five.save(tmp_path / "five.keras")
+    done = run_predict("--model", tmp_path / "five.keras", tmp_path / "seven.png")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "10 probabilities" in done.stderr
+    flat = keras.Sequential([keras.Input((784,)), keras.layers.Dense(10, activation="softmax")])
+    deploy.check_classifier(flat)
+    assert len(images.predict_files(flat, [tmp_path / "seven.png"])[0]) == 1, "a flat-input MLP is reshaped for"

@@ -1,6 +1,8 @@
-"""mnistkit.serve: the drawing page's HTTP API on a tiny untrained model, and ``main``."""
+"""mnistkit.serve: the drawing page's HTTP API on a tiny untrained model, ``main``, and the page in headless Chromium
+(marked ``browser``)."""
 import _thread
 import argparse
+import base64
 import http.client
 import io
 import json
@@ -332,3 +334,76 @@ def test_importing_serve_does_not_import_tensorflow():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
     assert result.stdout.strip() == "False", result.stderr
 
+
+# ---- the page in a real browser ------------------------------------------------------------------------------------
+
+INSTALL = "apt-get install chromium chromium-driver; pip install selenium"
+PAGE_TIMEOUT = 30
+
+
+@pytest.fixture
+def browser():
+    """Headless Chromium driven by Selenium, with the system's chromedriver (Selenium Manager downloads nothing)."""
+    webdriver = pytest.importorskip("selenium.webdriver", reason=f"selenium is not installed ({INSTALL})")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver_path = shutil.which("chromedriver")
+    if not chromium or not driver_path:
+        pytest.skip(f"chromium or chromedriver is not installed ({INSTALL})")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                 "--window-size=900,700"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=driver_path), options=options)
+    driver.set_page_load_timeout(PAGE_TIMEOUT)
+    driver.set_script_timeout(PAGE_TIMEOUT)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def draw_a_one(driver, *, pointer="mouse"):
+    """Press on the pad's upper middle, drag down slowly (several throttled predictions), release."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.actions.pointer_input import PointerInput
+
+    pad = driver.find_element("id", "pad")
+    chain = ActionChains(driver, duration=20, devices=[PointerInput(pointer, pointer)])
+    chain.move_to_element_with_offset(pad, 10, -90).click_and_hold()
+    for _ in range(9):
+        chain.move_by_offset(-2, 20).pause(0.05)
+    chain.release().perform()
+
+
+def wait_for_answer(driver):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, PAGE_TIMEOUT).until(
+        lambda d: d.execute_script("return document.body.dataset.state === 'ready' && window.lastResult !== null"))
+    return driver.execute_script("return window.lastResult")
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("pointer", ["mouse", "touch"])
+def test_drawing_on_the_page_shows_the_models_probabilities(browser, server, model, pointer):
+    browser.get(server.url)
+    draw_a_one(browser, pointer=pointer)
+    result = wait_for_answer(browser)
+    shown = browser.execute_script(
+        "return [...document.querySelectorAll('#bars li')].map(li => [li.dataset.probability,"
+        " li.querySelector('.pct').textContent])")
+    proba = np.array(result["probabilities"])
+    np.testing.assert_allclose([float(p) for p, _ in shown], proba, rtol=1e-6)
+    assert [text for _, text in shown] == [f"{100 * p:.1f}%" for p in proba]
+    assert browser.find_element("id", "digit").text == str(result["digit"]) == str(int(proba.argmax()))
+    assert "Looks like a" in browser.find_element("id", "status").text
+
+    seen = np.array(result["image"], np.float32)
+    np.testing.assert_allclose(model.predict(seen[None], verbose=0)[0], proba, atol=1e-5)
+    drawing = base64.b64decode(browser.execute_script("return pad.toDataURL('image/png')").split(",", 1)[1])
+    np.testing.assert_allclose(seen, expected(model, drawing)[0], atol=1e-6)  # the answer is for the last stroke
+
+    browser.find_element("id", "clear").click()
+    assert browser.execute_script("return window.lastResult") is None
+    assert browser.find_element("id", "pct-0").text == "–"

@@ -25,7 +25,7 @@ $(PY):
 # Reinstalls only when the lock or the package metadata changed.
 $(STAMP): requirements.lock setup.cfg pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps -e ".[dev]"
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps -e ".[dev,deploy]"
 	$(PY) -m pip check
 	touch $@
 

@@ -2,6 +2,7 @@
 
 fetch          fetch and verify MNIST into the cache, showing each source tried; one summary line.
 predict        print the digit and confidence for each image file (PNG, JPEG, any size, either polarity).
+serve          a local web page: draw a digit, see the ten probabilities as you draw.
 tune           a distributed keras-tuner search: a chief and N workers on this machine.
 tune-node      one chief or worker of such a search (its role from KERASTUNER_TUNER_ID), for several hosts.
 leaderboard    print every logged run of the active profile, best validation accuracy first.
@@ -13,6 +14,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+
+from .serve import add_arguments as add_serve_arguments
+from .serve import main as serve_main
 
 
 def _fetch(args) -> int:
@@ -66,19 +70,10 @@ def _leaderboard(args) -> int:
     return 0
 
 
-DEFAULT_MODELS = ("best_cnn.keras", "best_mlp.keras", "tuned_mlp.keras")
-
-
-def _default_model():
-    from . import config
-
-    folder = config.artifacts_dir() / "models"
-    found = [folder / name for name in DEFAULT_MODELS if (folder / name).is_file()]
-    return found[0] if found else None
-
-
 def _predict(args) -> int:
-    model_path = args.model or _default_model()
+    from .config import default_model
+
+    model_path = args.model or default_model()
     if model_path is None:
         print("error: no trained model found; pass --model PATH.keras, or run notebooks 05 or 07 "
               "(make run) to save one under artifacts/<profile>/models/", file=sys.stderr)
@@ -148,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--invert", choices=("auto", "yes", "no"), default="auto",
                          help="digit polarity: auto-detect (default), or force dark-on-light (yes) / light-on-dark (no)")
     predict.set_defaults(func=_predict)
+    serve = sub.add_parser("serve", help="a local page: draw a digit, see the ten probabilities")
+    add_serve_arguments(serve)
+    serve.set_defaults(func=serve_main)
     tune = sub.add_parser("tune", help="distributed search: a chief and N workers on this machine")
     tune.add_argument("--workers", type=int, default=2)
     tune.add_argument("--oracle-port", type=int, default=None, help="the chief's port (default: a free one)")

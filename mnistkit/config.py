@@ -103,3 +103,13 @@ def keras_cache_dir() -> Path:
     """Keras's dataset cache: ``$KERAS_HOME/datasets`` (default ``~/.keras/datasets``)."""
     home = os.environ.get("KERAS_HOME") or Path.home() / ".keras"
     return Path(home).expanduser() / "datasets"
+
+
+# What `predict` and `serve` use when no --model is given, first found first: 08's portable export, then 07/05/06's.
+DEFAULT_MODELS = ("export/mnist_best.keras", "models/best_cnn.keras", "models/best_mlp.keras", "models/tuned_mlp.keras")
+
+
+def default_model() -> Path | None:
+    """The first of ``DEFAULT_MODELS`` saved under the active profile's artifacts, or None."""
+    root = artifacts_dir()
+    return next((root / name for name in DEFAULT_MODELS if (root / name).is_file()), None)

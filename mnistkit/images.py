@@ -5,6 +5,7 @@ placed in a 28x28 image so that its centre of mass is at the centre. Digits are 
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +15,8 @@ INVERT = ("auto", "yes", "no")
 MAX_PIXELS = 50_000_000  # a 50-megapixel photo; past that, decoding alone takes gigabytes
 
 
-def load_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """A PNG/JPEG/... file as a 2-d float32 array in [0, 1] (grey levels; colour is converted).
+def load_image(path, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """A PNG/JPEG/... file (a path, or a binary file object) as a 2-d float32 array in [0, 1] (grey levels; colour is converted).
 
     The camera's EXIF orientation is applied (a phone photo is read the way it was held), 16-bit grey levels
     are scaled from their own range, and transparent pixels become white paper.
@@ -29,11 +30,12 @@ def load_image(path: str | Path, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """
     from PIL import Image, ImageOps
 
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError("no such file")
-    if not path.is_file():
-        raise ValueError("not a regular file (a folder, a FIFO or a device); give an image file")
+    if isinstance(path, (str, os.PathLike)):  # else an open binary file, e.g. the bytes `serve` received
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError("no such file")
+        if not path.is_file():
+            raise ValueError("not a regular file (a folder, a FIFO or a device); give an image file")
     too_big = f"over the limit of {max_pixels:,} pixels; crop or shrink it"
     try:
         image = Image.open(path)

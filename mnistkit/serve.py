@@ -36,8 +36,6 @@ MAX_BYTES = 2 * 2**20             # the page's drawings are a few kB; a photo ha
 MAX_PIXELS = 4096 * 4096          # a small PNG can still unpack into a huge image
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
 LINGER_SECONDS = 1.0              # after a 413, how long to discard what the client still sends
-DEFAULT_MODELS = ("export/mnist_best.keras", "models/best_cnn.keras", "models/best_mlp.keras",
-                  "models/tuned_mlp.keras")
 ROUTES = {"/": {"GET": "_send_page"}, "/health": {"GET": "_send_health"}, "/predict": {"POST": "_send_prediction"}}
 
 
@@ -279,13 +277,6 @@ def _port(text: str) -> int:
     return int(text)
 
 
-def _default_model() -> Path | None:
-    from . import config
-
-    root = config.artifacts_dir()
-    return next((root / name for name in DEFAULT_MODELS if (root / name).is_file()), None)
-
-
 def _is_loopback(host: str) -> bool:
     try:
         return host == "localhost" or ipaddress.ip_address(host).is_loopback
@@ -299,9 +290,9 @@ def main(args) -> int:
     ``args`` holds the options of ``add_arguments``. Returns 0 after Ctrl-C, 2 when the model cannot be loaded
     or the address cannot be bound (one line on stderr, no traceback).
     """
-    from . import deploy
+    from . import config, deploy
 
-    path = Path(args.model) if args.model else _default_model()
+    path = Path(args.model) if args.model else config.default_model()
     if path is None:
         print("error: no trained model found; pass --model PATH.keras, or run notebooks 07 and 08 (make run) to "
               "save one under artifacts/<profile>/", file=sys.stderr)

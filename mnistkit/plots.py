@@ -244,3 +244,31 @@ def plot_confusion_difference(y_true, pred_a, pred_b, *, labels=("A", "B"), ax=N
            title=f"Confusions: {labels[1]} minus {labels[0]} (off-diagonal)")
     fig.colorbar(shown, ax=ax, shrink=0.8)
     return fig
+
+
+def plot_quantization(weights, integers, scales, *, bins=60, ax=None) -> Figure:
+    """What int8 quantisation does to one layer's weights (09): their distribution before and after, and how far
+    each one moved.
+
+    Parameters
+    ----------
+    weights : array (channels, ...)
+        The float32 weights, output channel first.
+    integers : array of int8, same shape
+        The stored integers; ``integers * scale`` of their channel is the value the int8 model uses.
+    scales : array (channels,)
+        One scale per output channel: one step between neighbouring levels.
+    ax : pair of matplotlib Axes, optional
+    """
+    fig, axes = _figure(1, 2, size=(10, 3.5), ax=ax)
+    weights = np.asarray(weights, dtype=np.float64)
+    step = np.asarray(scales, dtype=np.float64).reshape(-1, *([1] * (weights.ndim - 1)))
+    dequantized = np.asarray(integers, dtype=np.float64) * step
+    edges = np.histogram_bin_edges(weights, bins=bins)
+    axes[0].hist(weights.ravel(), bins=edges, alpha=0.6, label="float32")
+    axes[0].hist(dequantized.ravel(), bins=edges, histtype="step", linewidth=1.5, color="C3", label="int8 × scale")
+    axes[0].set(xlabel="weight value", ylabel="weights", title="the weights, before and after")
+    axes[0].legend()
+    axes[1].hist(((dequantized - weights) / step).ravel(), bins=np.linspace(-0.6, 0.6, 25), color="C2")
+    axes[1].set(xlabel="change, in steps of its channel's scale", ylabel="weights", title="how far each weight moved")
+    return fig

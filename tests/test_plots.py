@@ -61,3 +61,16 @@ def test_comparison_plots_return_figures():
     assert isinstance(plots.plot_lr_range(pd.DataFrame({"lr": [1e-5, 1e-3, 1e-1], "loss": [2, 1, 3],
                                                         "smoothed": [2, 1.5, 2.5]})), Figure)
     assert isinstance(plots.plot_bars(pd.Series([1.0, 2.0], index=["x", "y"]), logy=True), Figure)
+
+
+def test_plot_quantization_shows_the_weights_and_how_far_they_moved():
+    rng = np.random.default_rng(0)
+    weights = rng.normal(0, 0.1, (10, 50)).astype(np.float32)
+    scales = np.abs(weights).max(axis=1) / 127
+    integers = np.round(weights / scales[:, None]).astype(np.int8)
+    fig = plots.plot_quantization(weights, integers, scales)
+    left, right = fig.axes
+    assert len(left.patches) > 0 and left.get_legend() is not None
+    moved = sum(p.get_height() for p in right.patches)
+    assert moved == weights.size
+    assert all(abs(p.get_x()) <= 0.55 for p in right.patches if p.get_height() > 0), "at most half a step"

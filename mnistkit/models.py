@@ -7,7 +7,6 @@ every model in the series eats the same arrays. CNNs reshape them to (28, 28, 1)
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 
 from . import import_tensorflow_quietly
@@ -15,6 +14,8 @@ from . import import_tensorflow_quietly
 import_tensorflow_quietly()
 import keras  # noqa: E402
 from keras import layers
+
+from .checks import check_choice, is_int, is_real  # noqa: E402
 
 ACTIVATIONS = ("relu", "elu", "gelu", "selu", "silu", "leaky_relu", "tanh", "sigmoid")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw", "nadam")
@@ -26,41 +27,26 @@ NUM_CLASSES = 10
 
 
 # ------------------------------------------------------------------------------ validation
-def _is_int(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_real(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def check_choice(name: str, value, choices: Sequence[str]) -> str:
-    """Return ``value`` if it is one of ``choices`` (case-insensitive), else raise ValueError."""
-    if not isinstance(value, str) or value.lower() not in choices:
-        raise ValueError(f"{name}={value!r} is not valid; choose one of: {', '.join(choices)}")
-    return value.lower()
-
-
-def check_units(hidden) -> tuple[int, ...]:
-    """Hidden layer sizes: a sequence of positive integers (empty means no hidden layer)."""
-    if _is_int(hidden):
+def check_units(hidden, *, name: str = "hidden", example: str = "(256, 128)") -> tuple[int, ...]:
+    """Layer sizes: a sequence of positive integers (empty means no such layer)."""
+    if is_int(hidden):
         hidden = (hidden,)
     if isinstance(hidden, (str, bytes)) or not isinstance(hidden, Sequence) \
-            or not all(_is_int(u) and u > 0 for u in hidden):
-        raise ValueError(f"hidden={hidden!r} is not valid; give a tuple of positive integers such as "
-                         f"(256, 128), or () for no hidden layer")
+            or not all(is_int(u) and u > 0 for u in hidden):
+        raise ValueError(f"{name}={hidden!r} is not valid; give a tuple of positive integers such as "
+                         f"{example}, or () for none")
     return tuple(int(u) for u in hidden)
 
 
 def check_fraction(name: str, value) -> float:
     """A rate in [0, 1), such as dropout."""
-    if not _is_real(value) or not 0 <= value < 1:
+    if not is_real(value) or not 0 <= value < 1:
         raise ValueError(f"{name}={value!r} is not valid; use a number in [0, 1), e.g. 0.2 (0 turns it off)")
     return float(value)
 
 
 def check_l2(value) -> float:
-    if not _is_real(value) or value < 0:
+    if not is_real(value) or value < 0:
         raise ValueError(f"l2={value!r} is not valid; use a number >= 0, e.g. 1e-4 (0 turns it off)")
     return float(value)
 
@@ -69,7 +55,7 @@ def check_learning_rate(value):
     """A positive finite number, or a ``keras.optimizers.schedules.LearningRateSchedule``."""
     if isinstance(value, keras.optimizers.schedules.LearningRateSchedule):
         return value
-    if not _is_real(value) or value <= 0:
+    if not is_real(value) or value <= 0:
         raise ValueError(f"learning_rate={value!r} is not valid; use a number > 0 such as 1e-3, "
                          f"or a keras LearningRateSchedule")
     return float(value)
@@ -212,19 +198,20 @@ def build_cnn(filters=(32, 64), *, kernel_size: int = 3, convs_per_block=1, padd
     optimizer, learning_rate, labels, augment, seed, name
         As for ``build_mlp``.
     """
-    filters, dense = check_units(filters), check_units(dense)
+    filters = check_units(filters, name="filters", example="(32, 64)")
+    dense = check_units(dense, name="dense", example="(128,)")
     if not filters:
         raise ValueError("filters=() is not valid; give at least one block, e.g. (32, 64)")
-    if not _is_int(kernel_size) or not 1 <= kernel_size <= 7:
+    if not is_int(kernel_size) or not 1 <= kernel_size <= 7:
         raise ValueError(f"kernel_size={kernel_size!r} is not valid; use an integer from 1 to 7")
     convs = _check_convs_per_block(convs_per_block, len(filters))
-    if stem is not None and (not _is_int(stem) or stem < 1):
+    if stem is not None and (not is_int(stem) or stem < 1):
         raise ValueError(f"stem={stem!r} is not valid; give the stem's number of filters, e.g. 32, or None")
     padding, pool = check_choice("padding", padding, PADDINGS), check_choice("pool", pool, POOLS)
     pool_padding = check_choice("pool_padding", pool_padding, PADDINGS)
     activation, dropout = check_choice("activation", activation, ACTIVATIONS), check_fraction("dropout", dropout)
     check_flag("batch_norm", batch_norm), check_flag("global_pool", global_pool)
-    if not _is_real(bn_momentum) or not 0 < bn_momentum < 1:
+    if not is_real(bn_momentum) or not 0 < bn_momentum < 1:
         raise ValueError(f"bn_momentum={bn_momentum!r} is not valid; use a number in (0, 1), e.g. 0.99 or 0.9")
     _check_compile_args(optimizer, learning_rate, labels)
     _check_feature_map_size(convs, kernel_size, padding, pool, stem is not None, pool_padding)
@@ -260,9 +247,9 @@ def build_cnn(filters=(32, 64), *, kernel_size: int = 3, convs_per_block=1, padd
 
 def _check_convs_per_block(convs_per_block, blocks: int) -> tuple[int, ...]:
     """One convolution count (1-7) per block, from an int for every block or a tuple with one per block."""
-    counts = (convs_per_block,) * blocks if _is_int(convs_per_block) else convs_per_block
+    counts = (convs_per_block,) * blocks if is_int(convs_per_block) else convs_per_block
     if isinstance(counts, (str, bytes)) or not isinstance(counts, Sequence) or len(counts) != blocks \
-            or not all(_is_int(c) and 1 <= c <= 7 for c in counts):
+            or not all(is_int(c) and 1 <= c <= 7 for c in counts):
         raise ValueError(f"convs_per_block={convs_per_block!r} is not valid; use an integer from 1 to 7, "
                          f"or a tuple of {blocks} of them (one per block)")
     return tuple(int(c) for c in counts)
@@ -341,7 +328,7 @@ def augmentation(*, shift: float = 0.1, rotation: float = 0.05, seed=None) -> Ra
         Largest rotation as a fraction of a full turn (0.05 is 18 degrees).
     """
     for label, value in (("shift", shift), ("rotation", rotation)):
-        if not _is_real(value) or not 0 <= value <= 0.5:
+        if not is_real(value) or not 0 <= value <= 0.5:
             raise ValueError(f"{label}={value!r} is not valid; use a number in [0, 0.5], e.g. 0.1")
     return RandomShiftRotate(shift=float(shift), rotation=float(rotation), seed=seed, name="augment")
 

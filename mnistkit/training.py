@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +24,8 @@ import pandas as pd
 from . import config, results
 from .data import Splits, one_hot, sha256
 from .files import atomic_write
-from .models import _is_int, _is_real, check_choice, uses_one_hot
+from .checks import check_choice, check_positive_ints, is_int, is_real_positive
+from .models import uses_one_hot
 
 MONITORS = ("val_loss", "val_accuracy")
 
@@ -33,16 +35,10 @@ def set_seed(seed: int) -> None:
     then gives the same weights, the same shuffles and the same results."""
     import tensorflow as tf
 
-    if not _is_int(seed) or seed < 0:
+    if not is_int(seed) or seed < 0:
         raise ValueError(f"seed={seed!r} is not valid; use a non-negative integer such as 42")
     keras.utils.set_random_seed(int(seed))
     tf.config.experimental.enable_op_determinism()
-
-
-def _check_positive_ints(**values) -> None:
-    for label, value in values.items():
-        if not _is_int(value) or value < 1:
-            raise ValueError(f"{label}={value!r} is not valid; use a positive integer")
 
 
 def batches(x, y, *, batch_size: int = 256, shuffle: bool = True, seed: int | None = None):
@@ -56,7 +52,7 @@ def batches(x, y, *, batch_size: int = 256, shuffle: bool = True, seed: int | No
     """
     import tensorflow as tf
 
-    _check_positive_ints(batch_size=batch_size)
+    check_positive_ints(batch_size=batch_size)
     if len(x) != len(y):
         raise ValueError(f"x and y differ in length ({len(x)} vs {len(y)}); give one label per image")
     images, labels = tf.constant(x), tf.constant(y)
@@ -114,6 +110,7 @@ class Run:
     profile: str = "full"
     checkpoint: Path | None = None
     config: dict = field(default_factory=dict)
+    diverged: bool = False  # the loss became NaN or infinite: training stopped and the run was not logged
 
     @property
     def seconds_per_epoch(self) -> float:
@@ -164,12 +161,39 @@ class BestCheckpoint(keras.callbacks.Callback):
 def _check_train_args(name, epochs, batch_size, patience, monitor, verbose) -> None:
     if not isinstance(name, str) or not name.strip() or "/" in name:
         raise ValueError(f"name={name!r} is not valid; use a short label such as 'mlp-128' (no '/')")
-    _check_positive_ints(epochs=epochs, batch_size=batch_size)
-    if patience is not None and (not _is_int(patience) or patience < 0):
+    check_positive_ints(epochs=epochs, batch_size=batch_size)
+    if patience is not None and (not is_int(patience) or patience < 0):
         raise ValueError(f"patience={patience!r} is not valid; use a non-negative integer, or None for no early stopping")
     check_choice("monitor", monitor, MONITORS)
     if verbose not in (0, 1):
         raise ValueError(f"verbose={verbose!r} is not valid; use 1 (one line an epoch) or 0 (silent)")
+
+
+LR_SANE = (1e-6, 1.0)  # learning rates outside this range train, with a warning
+
+
+def check_learning_rate(model: keras.Model) -> None:
+    """ValueError for a constant learning rate that is not a finite number > 0; a warning outside ``LR_SANE``."""
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None or isinstance(optimizer.learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+        return
+    try:
+        lr = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+    except (TypeError, ValueError):
+        return
+    if not math.isfinite(lr) or lr <= 0:
+        raise ValueError(f"learning_rate={lr!r} is not valid; use a finite number > 0 such as 1e-3")
+    if not LR_SANE[0] <= lr <= LR_SANE[1]:
+        warnings.warn(f"learning_rate={lr:g} is outside {LR_SANE[0]:g}-{LR_SANE[1]:g}, where these models train; "
+                      f"expect {'no progress' if lr < LR_SANE[0] else 'divergence'}", stacklevel=3)
+
+
+def check_finite(data: Splits) -> None:
+    """ValueError if a training or validation image holds NaN or infinity (it would poison every weight)."""
+    for label, x in (("x_train", data.x_train), ("x_val", data.x_val)):
+        if np.issubdtype(np.asarray(x).dtype, np.floating) and not np.isfinite(x).all():
+            bad = int((~np.isfinite(x)).reshape(len(x), -1).any(axis=1).sum())
+            raise ValueError(f"{label} has {bad} image(s) with NaN or infinite pixels; fix or drop them first")
 
 
 def train(model: keras.Model, data: Splits, *, name: str, notebook: str | None = None, epochs: int = 10,
@@ -208,12 +232,16 @@ def train(model: keras.Model, data: Splits, *, name: str, notebook: str | None =
         Hyperparameters to store with the run (shown on the leaderboard).
     """
     _check_train_args(name, epochs, batch_size, patience, monitor, verbose)
+    check_finite(data)
+    check_learning_rate(model)
+    root = Path(artifacts) if artifacts else config.artifacts_dir()
+    if log:
+        results.check_log(results.log_path(root))  # before fitting: a finished run is never lost to the log
     if seed is not None:
         set_seed(seed)
-    root = Path(artifacts) if artifacts else config.artifacts_dir()
     checkpoint = root / "checkpoints" / (notebook or "adhoc") / f"{name}.keras"
     targets = (lambda y: one_hot(y)) if uses_one_hot(model) else (lambda y: y)
-    cbs = [BestCheckpoint(checkpoint, monitor=monitor), *callbacks]
+    cbs = [keras.callbacks.TerminateOnNaN(), BestCheckpoint(checkpoint, monitor=monitor), *callbacks]
     if patience is not None:
         cbs.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True))
     if verbose:
@@ -224,6 +252,10 @@ def train(model: keras.Model, data: Splits, *, name: str, notebook: str | None =
                         verbose=0)  # batches() shuffles
     seconds = time.perf_counter() - start
     curves = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    diverged = not curves.get("loss") or not math.isfinite(curves["loss"][-1])
+    if diverged:
+        warnings.warn(f"{name}: the loss became NaN or infinite in epoch {len(curves.get('loss', []))}; training "
+                      f"stopped and the run is not logged. Try a lower learning rate.", stacklevel=2)
     val_loss, val_acc = model.evaluate(data.x_val, targets(data.y_val), batch_size=1024, verbose=0)[:2]
     test_loss, test_acc = model.evaluate(data.x_test, targets(data.y_test), batch_size=1024, verbose=0)[:2]
     best = _best_epoch(curves, monitor) if patience is not None else len(curves["loss"])
@@ -231,9 +263,16 @@ def train(model: keras.Model, data: Splits, *, name: str, notebook: str | None =
               best_epoch=best, seconds=round(seconds, 2), val_accuracy=float(val_acc), val_loss=float(val_loss),
               test_accuracy=float(test_acc), test_loss=float(test_loss), seed=seed, notebook=notebook,
               profile=config.profile().name, checkpoint=checkpoint,
-              config={**_describe(model, batch_size, len(data.x_train)), **(config_record or {})})
-    if log:
-        results.append_record(run.record(), path=results.log_path(root))
+              config={**_describe(model, batch_size, len(data.x_train)), **(config_record or {})},
+              diverged=diverged)
+    if log and not diverged:
+        try:
+            results.append_record(run.record(), path=results.log_path(root))
+        except OSError as exc:
+            saved = f"; the trained model's best epoch is saved in {checkpoint}" if checkpoint.exists() else ""
+            error = results.LogError(f"could not log {name!r} to {results.log_path(root)}: {exc.strerror}{saved}")
+            error.run = run  # the trained model, for whoever catches this
+            raise error from exc
     return run
 
 
@@ -324,8 +363,24 @@ def sweep(build, data: Splits, settings: dict, *, name: str, notebook: str | Non
     """
     if not isinstance(settings, dict) or not settings or not all(isinstance(v, dict) for v in settings.values()):
         raise ValueError("settings must be a non-empty dict of label -> dict of options, e.g. {'64': {'hidden': (64,)}}")
+    import inspect
+
+    parameters = inspect.signature(train).parameters
+    defaults = {k: parameters[k].default for k in ("epochs", "batch_size", "patience", "monitor")}
+    allowed = [k for k in parameters if k not in ("model", "data", "name", "notebook", "seed", "verbose",
+                                                   "config_record")]
+    unknown = sorted(set(train_options) - set(allowed))
+    if unknown:
+        raise ValueError(f"sweep cannot pass {unknown} to train; valid: {', '.join(allowed)}")
+    for label, opts in settings.items():  # every setting checked before the first fit
+        fit = {**defaults, **train_options, **{k: v for k, v in opts.items() if k in TRAIN_OPTIONS}}
+        _check_train_args(f"{name}-{label}", fit["epochs"], fit["batch_size"], fit["patience"], fit["monitor"], 0)
+    check_finite(data)
+    results.check_log(results.log_path(train_options.get("artifacts")))
     models = {label: build(**{k: v for k, v in opts.items() if k not in TRAIN_OPTIONS}, seed=seed)
               for label, opts in settings.items()}
+    for model in models.values():
+        check_learning_rate(model)
     runs = Sweep()
     for label, opts in settings.items():
         fit = {**train_options, **{k: v for k, v in opts.items() if k in TRAIN_OPTIONS}}
@@ -370,9 +425,9 @@ def lr_range_test(model: keras.Model, data: Splits, *, min_lr: float = 1e-6, max
     ``loss`` (per batch) and ``smoothed``; ``.attrs["suggested_lr"]`` is a tenth of the rate at the
     lowest smoothed loss, a common safe choice.
     """
-    if not (_is_real_positive(min_lr) and _is_real_positive(max_lr) and min_lr < max_lr):
+    if not (is_real_positive(min_lr) and is_real_positive(max_lr) and min_lr < max_lr):
         raise ValueError(f"need 0 < min_lr < max_lr, got min_lr={min_lr!r}, max_lr={max_lr!r}")
-    if not _is_int(steps) or steps < 10:
+    if not is_int(steps) or steps < 10:
         raise ValueError(f"steps={steps!r} is not valid; use an integer >= 10")
     if seed is not None:
         set_seed(seed)
@@ -380,15 +435,13 @@ def lr_range_test(model: keras.Model, data: Splits, *, min_lr: float = 1e-6, max
     n = min(len(data.x_train), steps * batch_size)
     targets = one_hot(data.y_train[:n]) if uses_one_hot(model) else data.y_train[:n]
     ramp = _LRRamp(rates, stop_factor=stop_factor)
-    model.fit(batches(data.x_train[:n], targets, batch_size=batch_size, shuffle=False), epochs=1, shuffle=False,
-              callbacks=[ramp], verbose=0)
+    ramp_batches = batches(data.x_train[:n], targets, batch_size=batch_size, shuffle=False)
+    if n < steps * batch_size:  # a small training split is passed over again, so the ramp reaches max_lr
+        ramp_batches = ramp_batches.repeat()
+    model.fit(ramp_batches, epochs=1, steps_per_epoch=steps, shuffle=False, callbacks=[ramp], verbose=0)
     frame = pd.DataFrame({"lr": rates[:len(ramp.losses)], "loss": ramp.losses, "smoothed": ramp.smoothed})
     frame.attrs["suggested_lr"] = float(frame["lr"][frame["smoothed"].idxmin()] / 10)
     return frame
-
-
-def _is_real_positive(value) -> bool:
-    return _is_real(value) and value > 0
 
 
 def cosine_schedule(peak_lr: float, *, epochs: int, train_size: int, batch_size: int,
@@ -398,9 +451,9 @@ def cosine_schedule(peak_lr: float, *, epochs: int, train_size: int, batch_size:
     With ``warmup_fraction > 0`` the rate first climbs linearly from ``peak_lr / 25`` to ``peak_lr`` over that
     share of the steps, then anneals to ~0: the shape of a one-cycle schedule.
     """
-    if not _is_real_positive(peak_lr):
+    if not is_real_positive(peak_lr):
         raise ValueError(f"peak_lr={peak_lr!r} is not valid; use a number > 0 such as 3e-3")
-    _check_positive_ints(epochs=epochs, train_size=train_size, batch_size=batch_size)
+    check_positive_ints(epochs=epochs, train_size=train_size, batch_size=batch_size)
     if not isinstance(warmup_fraction, (int, float)) or not 0 <= warmup_fraction < 1:
         raise ValueError(f"warmup_fraction={warmup_fraction!r} is not valid; use a number in [0, 1)")
     steps = epochs * -(-train_size // batch_size)

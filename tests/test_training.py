@@ -107,3 +107,66 @@ def test_cosine_schedule_warms_up_then_anneals():
     assert float(keras.ops.convert_to_numpy(plain(0))) == pytest.approx(1e-2)
     with pytest.raises(ValueError, match="warmup_fraction"):
         training.cosine_schedule(1e-2, epochs=1, train_size=10, batch_size=1, warmup_fraction=1)
+
+
+def test_an_unwritable_log_is_found_before_the_first_epoch(tmp_path):
+    (tmp_path / results.LOG_NAME).mkdir()      # a folder where the log should be
+    started = []
+    epoch = keras.callbacks.LambdaCallback(on_epoch_begin=lambda *a: started.append(1))
+    with pytest.raises(results.LogError, match="is a folder"):
+        fit(tmp_path, callbacks=[epoch])
+    assert started == []
+
+
+def test_a_log_failure_after_training_keeps_the_model_and_says_where(tmp_path, monkeypatch):
+    def full_disk(record, *, path=None):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(results, "append_record", full_disk)
+    with pytest.raises(results.LogError, match="No space left on device; the trained model's best epoch is saved") as err:
+        fit(tmp_path)
+    assert err.value.run.model is not None and err.value.run.checkpoint.exists()
+
+
+def test_non_finite_images_are_refused_before_training(tmp_path):
+    splits = tiny_splits()
+    splits.x_train[3, 5, 5] = np.nan
+    with pytest.raises(ValueError, match="x_train has 1 image"):
+        training.train(models.build_mlp((8,), seed=0), splits, name="nan", epochs=1, artifacts=tmp_path, verbose=0)
+    assert not (tmp_path / results.LOG_NAME).exists()
+
+
+def test_a_diverging_run_stops_says_so_and_is_not_logged(tmp_path):
+    model = models.build_mlp((16,), seed=0, optimizer="sgd", learning_rate=1e30)
+    with pytest.warns(UserWarning) as caught:
+        run = training.train(model, tiny_splits(), name="boom", epochs=5, batch_size=32, artifacts=tmp_path,
+                             verbose=0, patience=None)
+    messages = [str(w.message) for w in caught]
+    assert any("outside" in m for m in messages) and any("NaN or infinite" in m for m in messages)
+    assert run.diverged and run.epochs == 1
+    assert not (tmp_path / results.LOG_NAME).exists()
+
+
+def test_impossible_learning_rates_are_refused(tmp_path):
+    model = models.build_mlp((8,), seed=0)
+    model.optimizer.learning_rate = -1.0
+    with pytest.raises(ValueError, match="learning_rate=-1.0 is not valid"):
+        training.train(model, tiny_splits(), name="neg", epochs=1, artifacts=tmp_path, verbose=0)
+
+
+def test_sweep_checks_every_setting_before_the_first_fit(tmp_path):
+    settings = {"ok": {"hidden": (8,)}, "bad": {"hidden": (8,), "epochs": 0}}
+    with pytest.raises(ValueError, match="epochs=0"):
+        training.sweep(models.build_mlp, tiny_splits(), settings, name="s", artifacts=tmp_path, progress=False)
+    with pytest.raises(ValueError, match="cannot pass"):
+        training.sweep(models.build_mlp, tiny_splits(), {"ok": {"hidden": (8,)}}, name="s", artifacts=tmp_path,
+                       epochz=3)
+    assert not (tmp_path / results.LOG_NAME).exists()
+
+
+def test_lr_range_test_ramps_to_max_lr_on_a_small_training_split():
+    splits = tiny_splits()                      # 400 training images: under 2 batches of 256
+    model = models.build_mlp((8,), seed=0)
+    frame = training.lr_range_test(model, splits, steps=20, batch_size=64, min_lr=1e-5, max_lr=1e-1,
+                                   stop_factor=1e9, seed=0)
+    assert len(frame) == 20 and frame["lr"].iloc[-1] == pytest.approx(1e-1)

@@ -1,0 +1,43 @@
+"""Argument checks shared by every module: each raises ValueError naming what is valid, before any work starts."""
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def is_real(value) -> bool:
+    """A finite real number (not a bool)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def is_real_positive(value) -> bool:
+    return is_real(value) and value > 0
+
+
+def check_choice(name: str, value, choices: Sequence[str]) -> str:
+    """Return ``value`` if it is one of ``choices`` (case-insensitive), else raise ValueError."""
+    if not isinstance(value, str) or value.lower() not in choices:
+        raise ValueError(f"{name}={value!r} is not valid; choose one of: {', '.join(choices)}")
+    return value.lower()
+
+
+def check_positive_ints(**values) -> None:
+    for label, value in values.items():
+        if not is_int(value) or value < 1:
+            raise ValueError(f"{label}={value!r} is not valid; use a positive integer")
+
+
+def check_plain_name(label: str, value) -> str:
+    """A folder name of one part: letters, digits, '-', '_', '.'; not '.', '..', absolute or with separators."""
+    text = value if isinstance(value, str) else None
+    if (not text or text in (".", "..") or text.startswith(".") or "/" in text or "\\" in text or "\0" in text
+            or Path(text).is_absolute() or len(text) > 100):
+        raise ValueError(f"{label}={value!r} is not valid; use a plain folder name such as 'my-search' "
+                         f"(no '/', no '..', not absolute, not starting with '.')")
+    return text

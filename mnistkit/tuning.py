@@ -1,13 +1,14 @@
 """keras-tuner plumbing for notebook 06: the MLP hypermodel, rerun-safe tuner factories, a trials table.
 
-Rerun-safe means: every search gets a fresh directory under ``<artifacts>/tuning/`` and
-``overwrite=True``, so running a cell twice runs new trials. (A tuner pointed at an existing
-directory with ``overwrite=False`` reloads it and silently runs no trials.)
+Rerun-safe means: every search gets a fresh project folder under ``<artifacts>/tuning/``, so running a cell
+twice runs new trials. A named project that exists already is resumed, with a warning, unless ``overwrite=True``;
+only a keras-tuner project folder is ever removed, and a project name is one plain folder name.
 """
 from __future__ import annotations
 
 import itertools
 import os
+import re
 import time
 import warnings
 from pathlib import Path
@@ -21,7 +22,8 @@ import pandas as pd  # noqa: E402
 
 from . import config  # noqa: E402
 from .data import Splits  # noqa: E402
-from .models import build_mlp, check_choice  # noqa: E402
+from .checks import check_choice, check_plain_name  # noqa: E402
+from .models import build_mlp  # noqa: E402
 from .training import split_batches  # noqa: E402
 
 TUNERS = ("hyperband", "random", "bayesian")
@@ -116,8 +118,8 @@ class TimedBayesianOptimization(_Timed, kt.BayesianOptimization):
 
 def make_tuner(kind: str, *, hypermodel: kt.HyperModel | None = None, max_trials: int = 10, max_epochs: int = 10,
                factor: int = 3, seed: int | None = None, directory: str | Path | None = None,
-               project: str | None = None, objective: str = "val_accuracy") -> kt.Tuner:
-    """A fresh, seeded tuner in its own new directory (``overwrite=True``).
+               project: str | None = None, objective: str = "val_accuracy", overwrite: bool = False) -> kt.Tuner:
+    """A seeded tuner in its own project folder: by default a new one, so every call runs new trials.
 
     Parameters
     ----------
@@ -133,16 +135,31 @@ def make_tuner(kind: str, *, hypermodel: kt.HyperModel | None = None, max_trials
     directory : str or Path, optional
         Parent folder; default ``<artifacts>/tuning``. Each search gets a new sub-folder.
     project : str, optional
-        The sub-folder's name; default a new unique one. (Distributed nodes share one.)
+        The sub-folder's name (one plain folder name); default a new unique one. (Distributed nodes share one.)
+    overwrite : bool, default=False
+        If ``directory/project`` holds an earlier search: False resumes it (with a warning), True starts over
+        and deletes it. A folder that is not a keras-tuner project is never deleted nor reused.
     """
     kind = check_choice("kind", kind, TUNERS)
     for label, value in (("max_trials", max_trials), ("max_epochs", max_epochs), ("factor", factor)):
         if not isinstance(value, int) or isinstance(value, bool) or value < (2 if label == "factor" else 1):
             raise ValueError(f"{label}={value!r} is not valid; use an integer >= {2 if label == 'factor' else 1}")
-    project = project or f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{next(_counter)}"
-    common = dict(hypermodel=hypermodel or MLPHyperModel(), objective=objective, seed=seed, overwrite=True,
-                  directory=str(Path(directory) if directory else config.artifacts_dir() / "tuning"),
-                  project_name=project)
+    if project is None:
+        project = f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{next(_counter)}"
+    project = check_plain_name("project", project)
+    parent = Path(directory) if directory else config.artifacts_dir() / "tuning"
+    if parent.exists() and not parent.is_dir():
+        raise ValueError(f"directory={str(parent)!r} is a file; give a folder for the searches")
+    folder = parent / project
+    if folder.exists():
+        if not is_tuner_project(folder):
+            raise ValueError(f"{folder} exists and is not a keras-tuner project folder; it is left as it is: "
+                             f"choose another project name")
+        if not overwrite:
+            warnings.warn(f"resuming the search saved in {folder}; pass overwrite=True (--overwrite) to delete it "
+                          f"and start over", stacklevel=2)
+    common = dict(hypermodel=hypermodel or MLPHyperModel(), objective=objective, seed=seed,
+                  overwrite=bool(overwrite), directory=str(parent), project_name=project)
     if kind == "hyperband":
         tuner = TimedHyperband(max_epochs=max_epochs, factor=factor, **common)
     elif kind == "random":
@@ -151,6 +168,16 @@ def make_tuner(kind: str, *, hypermodel: kt.HyperModel | None = None, max_trials
         tuner = TimedBayesianOptimization(max_trials=max_trials, **common)
     tuner.trial_seconds, tuner.trial_epochs = {}, {}
     return tuner
+
+
+_TUNER_FILES = re.compile(r"(oracle\.json|tuner\d*\.json|trial_\w+|workers\.jsonl|[\w-]+-tuner\d+)$")
+
+
+def is_tuner_project(folder: str | Path) -> bool:
+    """True for an empty folder or one holding only what keras-tuner (and this module) write in a project."""
+    folder = Path(folder)
+    return folder.is_dir() and not folder.is_symlink() and all(
+        _TUNER_FILES.match(entry.name) for entry in folder.iterdir())
 
 
 def search(tuner: kt.Tuner, data: Splits, *, epochs: int = 10, batch_size: int = 256, patience: int = 3) -> pd.DataFrame:

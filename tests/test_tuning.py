@@ -52,3 +52,36 @@ def test_hyperband_table_shows_brackets_and_running_best(tmp_path):
     assert table["hb_round"].max() >= 1  # some models were promoted to a bigger budget
     budget = table["hb_epochs"] - table["hb_initial_epoch"]
     assert ((table["epochs"] >= 1) & (table["epochs"] <= budget)).all()  # epochs counted per trial
+
+
+@pytest.mark.parametrize("project", ["..", ".", "/tmp", "a/b", "../up", "", ".hidden"])
+def test_a_project_name_that_is_not_a_plain_folder_name_is_refused_and_nothing_is_deleted(project, tmp_path):
+    parent = tmp_path / "demo"
+    (parent / "tun").mkdir(parents=True)
+    (parent / "precious.txt").write_text("keep me")
+    with pytest.raises(ValueError, match="plain folder name"):
+        tuning.make_tuner("random", directory=parent / "tun", project=project, overwrite=True)
+    assert (parent / "precious.txt").read_text() == "keep me" and (parent / "tun").is_dir()
+
+
+def test_an_existing_folder_that_is_not_a_search_is_never_reused_nor_deleted(tmp_path):
+    (tmp_path / "thesis").mkdir()
+    (tmp_path / "thesis" / "chapter1.tex").write_text("keep me")
+    for overwrite in (False, True):
+        with pytest.raises(ValueError, match="not a keras-tuner project folder"):
+            tuning.make_tuner("random", directory=tmp_path, project="thesis", overwrite=overwrite)
+    assert (tmp_path / "thesis" / "chapter1.tex").read_text() == "keep me"
+
+
+def test_an_earlier_search_is_resumed_unless_overwrite_is_asked(tmp_path):
+    data = tiny_splits()
+    first = tuning.make_tuner("random", max_trials=1, max_epochs=1, seed=0, directory=tmp_path, project="mine")
+    tuning.search(first, data, epochs=1, batch_size=64)
+    saved = sorted(p.name for p in (tmp_path / "mine").iterdir())
+    assert tuning.is_tuner_project(tmp_path / "mine") and any(n.startswith("trial_") for n in saved)
+    with pytest.warns(UserWarning, match="resuming the search"):
+        again = tuning.make_tuner("random", max_trials=1, max_epochs=1, seed=0, directory=tmp_path, project="mine")
+    assert len(again.oracle.trials) == 1          # the earlier trial is kept
+    fresh = tuning.make_tuner("random", max_trials=1, max_epochs=1, seed=0, directory=tmp_path, project="mine",
+                              overwrite=True)
+    assert len(fresh.oracle.trials) == 0

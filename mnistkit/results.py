@@ -4,14 +4,16 @@ Every ``mnistkit.training.train`` call appends a record to ``artifacts/<profile>
 Notebook 08 reads it back, so a learner's own reruns reach the final comparison.
 
 Appends are atomic: one ``write`` of one whole line, under an exclusive lock, to a file opened in
-append mode. A writer killed mid-line costs only that line: the next append starts on a fresh line,
-and readers skip lines that do not parse.
+append mode. A writer killed mid-line costs only that line: the next append starts on a fresh line.
+Readers skip lines they cannot use (not JSON, not UTF-8, wrong types) and the leaderboard says how many.
 """
 from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import os
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -27,6 +29,25 @@ except ImportError:  # pragma: no cover
 
 LOG_NAME = "experiments.jsonl"
 COLUMNS = ("notebook", "name", "val_accuracy", "test_accuracy", "params", "epochs", "seconds", "seed")
+
+
+class LogError(ValueError):
+    """The experiment log cannot be read or written (a folder in its place, no permission)."""
+
+
+def check_log(path: str | Path | None = None) -> Path:
+    """Raise LogError unless the log can be appended to (checked before training, so no finished run is lost)."""
+    path = Path(path) if path else log_path()
+    if path.is_dir():
+        raise LogError(f"the experiment log {path} is a folder; remove or rename it")
+    if path.exists():
+        if not os.access(path, os.W_OK):
+            raise LogError(f"the experiment log {path} is not writable; fix its permissions or set MNISTKIT_ARTIFACTS")
+        return path
+    parent = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
+    if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise LogError(f"the experiment log {path} cannot be created (no writable folder); set MNISTKIT_ARTIFACTS")
+    return path
 
 
 def log_path(artifacts: str | Path | None = None) -> Path:
@@ -70,20 +91,58 @@ def append_record(record: Mapping, *, path: str | Path | None = None) -> Path:
     return path
 
 
-def read_records(path: str | Path | None = None) -> list[dict]:
-    """All complete records of the log, oldest first; unparseable (truncated) lines are skipped."""
+def read_records(path: str | Path | None = None, *, skipped: list | None = None) -> list[dict]:
+    """All complete records of the log, oldest first. Lines that are not a UTF-8 JSON object (a killed writer's
+    half line, garbage) are skipped; pass a list as ``skipped`` to collect their line numbers."""
     path = Path(path) if path else log_path()
+    if path.is_dir():
+        raise LogError(f"the experiment log {path} is a folder, not a file")
     if not path.exists():
         return []
     records = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
+    for number, raw in enumerate(path.read_bytes().splitlines(), start=1):
+        if not raw.strip():
             continue
+        try:
+            record = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            record = None
         if isinstance(record, dict):
             records.append(record)
+        elif skipped is not None:
+            skipped.append(number)
     return records
+
+
+_NUMBERS = ("val_accuracy", "test_accuracy", "val_loss", "test_loss", "seconds")
+_COUNTS = ("params", "epochs", "best_epoch", "seed")
+
+
+def _usable(record: dict) -> bool:
+    """A leaderboard row: text labels, finite numbers, integer counts (missing fields are fine)."""
+    def number(v):
+        return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v))
+
+    return (all(isinstance(record.get(k, ""), str) for k in ("name", "notebook"))
+            and all(number(record.get(k)) for k in _NUMBERS)
+            and all(record.get(k) is None or (isinstance(record[k], int) and not isinstance(record[k], bool))
+                    for k in _COUNTS)
+            and all(0 <= record[k] <= 1 for k in ("val_accuracy", "test_accuracy") if record.get(k) is not None))
+
+
+def usable_records(path: str | Path | None = None) -> list[dict]:
+    """The records a leaderboard can rank; warns once with how many were skipped, and where."""
+    path = Path(path) if path else log_path()
+    unreadable: list[int] = []
+    records = read_records(path, skipped=unreadable)
+    good = [r for r in records if _usable(r)]
+    mistyped = len(records) - len(good)
+    if unreadable or mistyped:
+        lines = ", ".join(map(str, unreadable[:5])) + (" ..." if len(unreadable) > 5 else "")
+        parts = ([f"{len(unreadable)} unreadable line(s) (line {lines})"] if unreadable else []) + \
+                ([f"{mistyped} record(s) with wrong types"] if mistyped else [])
+        warnings.warn(f"{path}: skipped {' and '.join(parts)}", stacklevel=3)
+    return good
 
 
 def leaderboard(*, notebook=None, path: str | Path | None = None, columns=COLUMNS, details: bool = False,
@@ -103,12 +162,12 @@ def leaderboard(*, notebook=None, path: str | Path | None = None, columns=COLUMN
     sort_by : str, default="val_accuracy"
         Runs are chosen on the validation split, never the test set.
     """
-    frame = pd.DataFrame(read_records(path))
+    frame = pd.DataFrame(usable_records(path))
     if frame.empty:
         return pd.DataFrame(columns=list(columns))
     if notebook is not None:
         wanted = (notebook,) if isinstance(notebook, str) else tuple(notebook)
-        frame = frame[frame["notebook"].astype(str).str.startswith(wanted)]
+        frame = frame[frame.get("notebook", pd.Series("", index=frame.index)).astype(str).str.startswith(wanted)]
     if sort_by not in frame.columns:
         raise ValueError(f"sort_by={sort_by!r} is not a column; choose one of: {', '.join(frame.columns)}")
     first = [c for c in columns if c in frame.columns]
@@ -125,7 +184,7 @@ def latest_runs(name: str, *, params: int | None = None, epochs: int | None = No
     run of an earlier version of a model (another size, number of epochs, augmentation or schedule) logged under
     the same name is not taken for the current one. Indexed by seed, in the order the runs were logged.
     """
-    frame = pd.DataFrame(read_records(path))
+    frame = pd.DataFrame(usable_records(path))
     if frame.empty or "name" not in frame.columns:
         return pd.DataFrame(columns=list(COLUMNS)).set_index("seed")
     keep = frame["name"].astype(str).str.startswith(name)

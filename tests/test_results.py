@@ -104,3 +104,42 @@ def test_logged_runs_carry_the_fingerprint_that_08_matches(tmp_path):
     assert training.fingerprint(other, 64) != run.config["fingerprint"] != training.fingerprint(model, 128)
     logged = results.latest_runs("fp", fingerprint=run.config["fingerprint"], path=results.log_path(tmp_path))
     assert list(logged.index) == [3]
+
+
+def test_a_poisoned_log_gives_a_leaderboard_and_says_what_it_skipped(tmp_path):
+    log = tmp_path / results.LOG_NAME
+    results.append_record({"notebook": "02", "name": "good", "val_accuracy": 0.97, "test_accuracy": 0.96}, path=log)
+    with open(log, "ab") as f:
+        f.write(b'{"notebook": "02", "name": "string-score", "val_accuracy": "0.99"}\n')
+        f.write(b"[" * 100_000 + b"\n")                      # nested past the JSON parser's recursion limit
+        f.write(b"not json at all\n")
+        f.write(b'{"name": "latin-1 \xe9"}\n')               # not UTF-8
+        f.write(b'{"notebook": "02", "name": "nan", "val_accuracy": NaN}\n')
+    results.append_record({"notebook": "02", "name": "also-good", "val_accuracy": 0.98}, path=log)
+    with pytest.warns(UserWarning, match=r"skipped 3 unreadable line\(s\) \(line 3, 4, 5\) and 2 record"):
+        board = results.leaderboard(path=log)
+    assert list(board["name"]) == ["also-good", "good"]
+
+
+def test_a_folder_in_place_of_the_log_is_one_clear_error(tmp_path):
+    folder = tmp_path / results.LOG_NAME
+    folder.mkdir()
+    with pytest.raises(results.LogError, match="is a folder"):
+        results.leaderboard(path=folder)
+    with pytest.raises(results.LogError, match="is a folder"):
+        results.check_log(folder)
+
+
+def test_check_log_refuses_a_read_only_log_or_folder(tmp_path, monkeypatch):
+    log = tmp_path / "logs" / results.LOG_NAME
+    assert results.check_log(log) == log          # a log that does not exist yet is fine where it can be made
+    log.parent.mkdir()
+    log.write_text("")
+    log.chmod(0o444)
+    real = results.os.access                        # root may write read-only files: ask as a user would
+    monkeypatch.setattr(results.os, "access", lambda p, mode: False if str(p) == str(log) else real(p, mode))
+    with pytest.raises(results.LogError, match="not writable"):
+        results.check_log(log)
+    monkeypatch.setattr(results.os, "access", lambda p, mode: False)
+    with pytest.raises(results.LogError, match="cannot be created"):
+        results.check_log(tmp_path / "elsewhere" / results.LOG_NAME)

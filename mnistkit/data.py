@@ -229,7 +229,12 @@ def _from_path(w: _Where):
     if w.path is None:
         raise _Absent("no path given and MNISTKIT_DATA is not set")
     if w.path.is_dir():
-        return arrays_from_idx(read_idx_folder(w.path), spec=w.spec, where=f"{w.path}/"), w.path
+        try:
+            blobs = read_idx_folder(w.path)
+        except _Absent as exc:  # an explicit folder never falls back silently to another source
+            raise MnistDataError(f"{exc}: a folder given as path= or MNISTKIT_DATA must hold all four IDX files "
+                                 f"({', '.join(IDX_NAMES)}, raw or .gz)") from None
+        return arrays_from_idx(blobs, spec=w.spec, where=f"{w.path}/"), w.path
     if w.path.is_file():
         return read_npz(w.path, spec=w.spec), w.path
     raise MnistDataError(f"{w.path}: no such file or folder (from path= or MNISTKIT_DATA)")
@@ -357,7 +362,10 @@ def load_mnist(path=None, *, cache_dir=None, keras_cache_dir=None, sources=SOURC
                    Path(cache_dir) if cache_dir else config.cache_dir(),
                    Path(keras_cache_dir) if keras_cache_dir else config.keras_cache_dir(), spec or MNIST)
     if where.cache.is_dir():
-        remove_stale_partials(where.cache)
+        try:
+            remove_stale_partials(where.cache)
+        except OSError as exc:  # a read-only cache: its verified files can still be read
+            log.warning("could not tidy the cache %s (%s); reading it as it is", where.cache, exc.strerror)
     tried = []
     for source in sources:
         log.info("trying %s ...", source)
@@ -378,6 +386,19 @@ def load_mnist(path=None, *, cache_dir=None, keras_cache_dir=None, sources=SOURC
     raise MnistDataError("could not load MNIST from any source.\nTried:\n" +
                          "".join(f"  - {t}\n" for t in tried) +
                          "Remedies:\n" + "".join(f"  - {r}\n" for r in REMEDIES))
+
+
+def cache_copy(mnist: MnistArrays, *, cache_dir=None, spec: DatasetSpec | None = None) -> Path:
+    """Write verified arrays into mnistkit's cache as the four original IDX files (atomically); return the cache.
+
+    ``fetch --path`` uses it, so that a good copy given once serves later runs offline."""
+    cache = Path(cache_dir) if cache_dir else config.cache_dir()
+    (x_train, y_train), (x_test, y_test) = mnist
+    blobs = dict(zip(IDX_NAMES, map(idx_bytes, (x_train, y_train, x_test, y_test))))
+    arrays_from_idx(blobs, spec=spec, where="cache copy:")  # the same SHA-256 checks as every other source
+    for name, blob in blobs.items():
+        atomic_write_bytes(cache / name, blob)
+    return cache
 
 
 # --------------------------------------------------------------------------- preprocessing

@@ -358,3 +358,47 @@ def test_atomic_write_dir_replaces_a_folder_or_leaves_it_untouched(tmp_path):
     with pytest.raises(OSError, match="disk full"):
         files.atomic_write_dir(dest, broken)
     assert (dest / "a.txt").read_text() == "two" and sorted(p.name for p in tmp_path.iterdir()) == ["export"]
+
+
+@pytest.mark.parametrize("kept", [0, 3])
+def test_incomplete_explicit_folder_is_an_error_not_a_silent_fallback(kept, good, dirs, tmp_path):
+    blobs, tgz, spec = good
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for name in IDX_NAMES[:kept]:
+        (folder / name).write_bytes(blobs[name])
+    cache = dirs["cache_dir"]
+    cache.mkdir(parents=True)
+    for name, blob in blobs.items():  # a good cache exists, but the user's folder was asked for
+        (cache / name).write_bytes(blob)
+    with pytest.raises(MnistDataError, match="must hold all four IDX files"):
+        data.load_mnist(folder, spec=spec, **dirs)
+
+
+def test_cache_copy_makes_a_given_copy_serve_later_runs_offline(good, dirs, tmp_path):
+    blobs, tgz, spec = good
+    mnist = data.load_mnist(write_folder(tmp_path / "mine", blobs), spec=spec, **dirs)
+    data.cache_copy(mnist, cache_dir=dirs["cache_dir"], spec=spec)
+    again = data.load_mnist(sources=("cache",), spec=spec, **dirs)
+    assert again.source == "cache" and np.array_equal(again[0][0], mnist[0][0])
+
+
+def test_read_only_cache_with_a_stale_partial_still_serves_its_good_files(good, dirs, monkeypatch):
+    blobs, tgz, spec = good
+    cache = dirs["cache_dir"]
+    cache.mkdir(parents=True)
+    for name, blob in blobs.items():
+        (cache / name).write_bytes(blob)
+
+    def read_only(folder):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(data, "remove_stale_partials", read_only)
+    assert data.load_mnist(sources=("cache",), spec=spec, **dirs).source == "cache"
+
+
+def write_folder(folder, blobs):
+    folder.mkdir(parents=True)
+    for name, blob in blobs.items():
+        (folder / name).write_bytes(blob)
+    return folder

@@ -28,7 +28,19 @@ def _fetch(args) -> int:
     except data.MnistDataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if mnist.source == "path":  # a good copy given once serves later runs offline
+        try:
+            data.cache_copy(mnist)
+        except OSError as exc:
+            print(f"error: MNIST at {mnist.location} is good, but the cache {config.cache_dir()} cannot be "
+                  f"written ({exc.strerror}); set MNISTKIT_CACHE to a writable folder", file=sys.stderr)
+            return 1
+        log_line = f"copied into the cache {config.cache_dir()}"
+    else:
+        log_line = ""
     (x_train, y_train), (x_test, y_test) = mnist
+    if log_line:
+        logging.info(log_line)
     print(f"MNIST ready: source={mnist.source} ({mnist.location}), cache={config.cache_dir()}, "
           f"train {len(x_train)} images / {len(y_train)} labels, "
           f"test {len(x_test)} images / {len(y_test)} labels")
@@ -39,10 +51,14 @@ def _run_notebooks(args) -> int:
     from . import config
     from .notebooks import execute_notebook, notebook_paths
 
+    from pathlib import Path
+
+    if not Path(args.folder).is_dir():
+        raise ValueError(f"{args.folder} is not a folder; give the folder of the notebooks (default: notebooks)")
     paths = [p for p in notebook_paths(args.folder) if not args.only or p.name.startswith(tuple(args.only))]
     if not paths:
-        print(f"no numbered notebooks (NN_name.ipynb) in {args.folder}")
-        return 0
+        only = f" whose names start with {' or '.join(args.only)}" if args.only else ""
+        raise ValueError(f"no numbered notebooks (NN_name.ipynb){only} in {args.folder}")
     prof, failed = config.profile(), config.artifacts_dir() / "failed-notebooks"
     total = 0.0
     for path in paths:
@@ -117,22 +133,66 @@ def _tune_node(args) -> int:
     from .distributed import run_node
 
     run_node(directory=Path(args.directory), project=args.project, tuner=args.tuner, max_trials=args.max_trials,
-             epochs=args.epochs, train_size=args.train_size, seed=args.seed)
+             epochs=args.epochs, train_size=args.train_size, seed=args.seed, overwrite=args.overwrite,
+             chief_timeout=args.chief_timeout)
     return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (1 to 65535)")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds > 0")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a non-negative integer")
+    return value
 
 
 def _add_search_options(parser, *, directory_required: bool) -> None:
     parser.add_argument("--tuner", choices=("random", "bayesian", "hyperband"), default="random")
-    parser.add_argument("--max-trials", type=int, default=6, help="trials for random/bayesian search (default 6)")
-    parser.add_argument("--epochs", type=int, default=3, help="epochs per trial (Hyperband: the most) (default 3)")
-    parser.add_argument("--train-size", type=int, default=None, help="training images per trial (default all)")
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--max-trials", type=_positive_int, default=6,
+                        help="trials for random/bayesian search (default 6)")
+    parser.add_argument("--epochs", type=_positive_int, default=3,
+                        help="epochs per trial (Hyperband: the most) (default 3)")
+    parser.add_argument("--train-size", type=_positive_int, default=None,
+                        help="training images per trial (default all)")
+    parser.add_argument("--seed", type=_seed, default=42)
     parser.add_argument("--directory", required=directory_required,
                         help="where the search is kept (default artifacts/<profile>/tuning)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m mnistkit", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="python -m mnistkit", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     fetch = sub.add_parser("fetch", help="fetch and verify MNIST into the cache")
     fetch.add_argument("--path", help="an mnist.npz or a folder with the four IDX files (default: MNISTKIT_DATA)")
@@ -147,12 +207,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_arguments(serve)
     serve.set_defaults(func=serve_main)
     tune = sub.add_parser("tune", help="distributed search: a chief and N workers on this machine")
-    tune.add_argument("--workers", type=int, default=2)
-    tune.add_argument("--oracle-port", type=int, default=None, help="the chief's port (default: a free one)")
+    tune.add_argument("--workers", type=_positive_int, default=2)
+    tune.add_argument("--oracle-port", type=_port, default=None, help="the chief's port (default: a free one)")
     _add_search_options(tune, directory_required=False)
     tune.set_defaults(func=_tune)
     node = sub.add_parser("tune-node", help="one chief or worker (role from KERASTUNER_TUNER_ID)")
-    node.add_argument("--project", required=True, help="the search's name; the same on every node")
+    node.add_argument("--project", required=True, help="the search's name, a plain folder name; the same on every node")
+    node.add_argument("--overwrite", action="store_true",
+                      help="delete an earlier search of this project and start over (default: resume it)")
+    node.add_argument("--chief-timeout", type=_seconds, default=120,
+                      help="seconds a worker waits for the chief before it gives up (default 120)")
     _add_search_options(node, directory_required=True)
     node.set_defaults(func=_tune_node)
     board = sub.add_parser("leaderboard", help="print the logged runs, best validation accuracy first")
@@ -165,9 +229,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not the usage block: "error: argument --workers: '0' is not ..."
+        self.exit(2, f"error: {message} (see: {self.prog} --help)\n")
+
+
 def main(argv=None) -> int:
+    """Run one command. Bad arguments, environment values and inputs end in one line on stderr and exit code 2."""
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    from . import config
+
+    try:
+        config.profile()  # MNISTKIT_PROFILE is checked for every command, before any work
+        return args.func(args)
+    except (ValueError, RuntimeError, TimeoutError) as exc:
+        message = str(exc).strip().splitlines() or [type(exc).__name__]
+        print(f"error: {message[0]}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

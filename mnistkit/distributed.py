@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import config, results
+from .checks import check_choice, check_plain_name, check_positive_ints
 
 ROLE, IP, PORT = "KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"
 WORKER_LOG = "workers.jsonl"
@@ -38,27 +39,65 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+TUNERS = ("random", "bayesian", "hyperband")
+
+
+def check_search_args(*, tuner: str, max_trials: int, epochs: int, train_size: int | None,
+                      port: int | None = None, workers: int | None = None) -> None:
+    """Every argument of a search, checked before any process starts (ValueError naming what is valid)."""
+    check_choice("tuner", tuner, TUNERS)
+    check_positive_ints(max_trials=max_trials, epochs=epochs, **({} if workers is None else {"workers": workers}))
+    if train_size is not None:
+        check_positive_ints(train_size=train_size)
+    if port is not None and (not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535):
+        raise ValueError(f"port={port!r} is not valid; use a TCP port from 1 to 65535")
+
+
 def node_command(*, directory: Path, project: str, tuner: str, max_trials: int, epochs: int,
-                 train_size: int | None, seed: int) -> list[str]:
+                 train_size: int | None, seed: int, overwrite: bool = False) -> list[str]:
     """The command a chief or worker runs (its role comes from ``KERASTUNER_TUNER_ID``)."""
     cmd = [sys.executable, "-m", "mnistkit", "tune-node", "--directory", str(directory), "--project", project,
            "--tuner", tuner, "--max-trials", str(max_trials), "--epochs", str(epochs), "--seed", str(seed)]
-    return cmd + (["--train-size", str(train_size)] if train_size else [])
+    return cmd + (["--train-size", str(train_size)] if train_size else []) + (["--overwrite"] if overwrite else [])
+
+
+def wait_for_chief(host: str, port: int, timeout: float) -> None:
+    """Return once something listens on ``host:port``; RuntimeError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with socket.socket() as s:
+            s.settimeout(1.0)
+            if s.connect_ex((host, port)) == 0:
+                return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no chief answered on {host}:{port} within {timeout:.0f} s; start the chief first, "
+                               f"or check {IP} and {PORT}")
+        time.sleep(0.5)
 
 
 def run_node(*, directory: Path, project: str, tuner: str, max_trials: int, epochs: int, train_size: int | None,
-             seed: int, batch_size: int = 256) -> None:
+             seed: int, batch_size: int = 256, overwrite: bool = False, chief_timeout: float = 120) -> None:
     """Body of one chief or worker process. The chief serves the oracle until the search is done;
-    a worker trains trials and appends ``{trial, worker, seconds}`` to ``<project>/workers.jsonl``."""
+    a worker waits up to ``chief_timeout`` seconds for the chief, then trains trials and appends
+    ``{trial, worker, seconds}`` to ``<project>/workers.jsonl``."""
+    check_search_args(tuner=tuner, max_trials=max_trials, epochs=epochs, train_size=train_size)
+    project = check_plain_name("project", project)
+    role = os.environ.get(ROLE)
+    if not role:
+        raise RuntimeError(f"{ROLE} is not set: use 'python -m mnistkit tune' or set {ROLE}, {IP} and {PORT}")
+    chief = role == "chief"
+    if not chief:
+        check_plain_name(ROLE, role)
+        try:
+            port = int(os.environ.get(PORT, ""))
+        except ValueError:
+            raise RuntimeError(f"{PORT}={os.environ.get(PORT)!r} is not a port number") from None
+        wait_for_chief(os.environ.get(IP) or "127.0.0.1", port, chief_timeout)
     from . import data as mkdata
     from . import tuning
 
-    role = os.environ.get(ROLE)
-    if role is None:
-        raise RuntimeError(f"{ROLE} is not set: use 'python -m mnistkit tune' or set {ROLE}, {IP} and {PORT}")
     splits = mkdata.load_mnist_splits(train_size=train_size, seed=seed)
-    chief = role == "chief"
-    tuner_obj = tuning.make_tuner(tuner, max_trials=max_trials, max_epochs=epochs, seed=seed,
+    tuner_obj = tuning.make_tuner(tuner, max_trials=max_trials, max_epochs=epochs, seed=seed, overwrite=overwrite,
                                   directory=directory if chief else directory / "workers",
                                   project=project if chief else f"{project}-{role}")
     if not chief:
@@ -99,11 +138,21 @@ def run_search(*, workers: int = 2, port: int | None = None, host: str = "127.0.
     Workers that exit with an error are reported through ``log`` while the others finish the search.
     Ctrl-C (KeyboardInterrupt) stops every process this function started before it propagates.
     """
-    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
-        raise ValueError(f"workers={workers!r} is not valid; use an integer >= 1")
+    check_search_args(tuner=tuner, max_trials=max_trials, epochs=epochs, train_size=train_size, port=port,
+                      workers=workers)
     directory = Path(directory) if directory else config.artifacts_dir() / "tuning"
+    if directory.exists() and not directory.is_dir():
+        raise ValueError(f"directory={str(directory)!r} is a file; give a folder for the searches")
     project = f"distributed-{tuner}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
-    port = port or free_port(host)
+    if port is None:
+        port = free_port(host)
+    else:
+        try:
+            with socket.socket() as s:
+                s.bind((host, port))
+        except OSError as exc:
+            raise RuntimeError(f"the chief cannot listen on {host}:{port} ({exc.strerror}); choose another "
+                               f"--oracle-port, or leave it out for a free one") from None
     cmd = node_command(directory=directory, project=project, tuner=tuner, max_trials=max_trials, epochs=epochs,
                        train_size=train_size, seed=seed)
     env = {**os.environ, IP: host, PORT: str(port)}
@@ -114,7 +163,7 @@ def run_search(*, workers: int = 2, port: int | None = None, host: str = "127.0.
         log(f"chief serving on {host}:{port}; starting {workers} worker(s)")
         pool = {f"tuner{i}": subprocess.Popen(cmd, env={**env, ROLE: f"tuner{i}"}) for i in range(workers)}
         started += list(pool.values())
-        _wait_for_workers(pool, log)
+        _wait_for_workers(pool, started[0], log)
         try:
             started[0].wait(timeout=30)   # the chief exits once every live worker has checked out
         except subprocess.TimeoutExpired:
@@ -140,9 +189,12 @@ def _interrupt_on_signals() -> dict:
     return {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
 
 
-def _wait_for_workers(pool: dict, log) -> None:
+def _wait_for_workers(pool: dict, chief: subprocess.Popen, log) -> None:
     running = dict(pool)
     while running:
+        if chief.poll() is not None and chief.returncode != 0:
+            raise RuntimeError(f"the chief exited with code {chief.returncode} during the search; "
+                               f"stopped {len(running)} worker(s)")
         for name, proc in list(running.items()):
             if proc.poll() is not None:
                 del running[name]

@@ -1,0 +1,110 @@
+"""Every command, given bad arguments or a bad environment: one line on stderr, a non-zero exit, no traceback."""
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from mnistkit import distributed
+
+
+def mnistkit(*args, env=None, timeout=60):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "mnistkit", *args], capture_output=True, text=True, env=env,
+                          timeout=timeout)
+    done.seconds = time.monotonic() - start
+    return done
+
+
+def assert_one_line_error(done, *needles):
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode != 0, done
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("command", [["fetch"], ["leaderboard"], ["run-notebooks", "notebooks", "--only", "99"],
+                                     ["predict", "x.png"], ["tune", "--workers", "1"]])
+def test_an_unknown_profile_is_one_line_in_every_command(command, tmp_path):
+    done = mnistkit(*command, env={"MNISTKIT_PROFILE": "bogus", "MNISTKIT_ARTIFACTS": str(tmp_path)})
+    assert_one_line_error(done, "unknown profile 'bogus'", "full, quick")
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["tune", "--workers", "0"], "--workers: '0' is not a positive integer"),
+    (["tune", "--workers", "-1"], "--workers: '-1' is not a positive integer"),
+    (["tune", "--oracle-port", "70000"], "--oracle-port: '70000' is not a TCP port"),
+    (["tune", "--max-trials", "0"], "--max-trials: '0' is not a positive integer"),
+    (["tune", "--train-size", "0"], "--train-size: '0' is not a positive integer"),
+    (["tune", "--epochs", "many"], "--epochs: 'many' is not a positive integer"),
+    (["tune", "--tuner", "grid"], "invalid choice: 'grid'"),
+    (["tune-node", "--project", "x", "--directory", "d", "--chief-timeout", "-1"], "not a number of seconds"),
+    (["predict"], "the following arguments are required: IMAGE"),
+    (["no-such-command"], "invalid choice"),
+])
+def test_bad_arguments_are_one_line_naming_what_is_valid(args, needle):
+    done = mnistkit(*args)
+    assert_one_line_error(done, needle)
+    assert done.returncode == 2
+
+
+def test_run_notebooks_on_a_missing_folder_fails(tmp_path):
+    assert_one_line_error(mnistkit("run-notebooks", str(tmp_path / "missing")), "is not a folder")
+    assert_one_line_error(mnistkit("run-notebooks", str(tmp_path)), "no numbered notebooks")
+
+
+def test_a_log_that_is_a_folder_is_one_line_for_the_leaderboard(tmp_path):
+    (tmp_path / "experiments.jsonl").mkdir()
+    assert_one_line_error(mnistkit("leaderboard", env={"MNISTKIT_ARTIFACTS": str(tmp_path)}), "is a folder")
+
+
+def test_tune_on_a_busy_port_stops_within_seconds_without_starting_anything(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = mnistkit("tune", "--workers", "2", "--oracle-port", str(port), "--directory", str(tmp_path))
+    assert_one_line_error(done, f"cannot listen on 127.0.0.1:{port}")
+    assert done.seconds < 20 and list(tmp_path.iterdir()) == []
+
+
+def test_a_worker_with_no_chief_gives_up_after_its_timeout(tmp_path):
+    port = distributed.free_port()
+    env = {distributed.ROLE: "tuner0", distributed.IP: "127.0.0.1", distributed.PORT: str(port)}
+    done = mnistkit("tune-node", "--project", "p", "--directory", str(tmp_path), "--chief-timeout", "1", env=env)
+    assert_one_line_error(done, f"no chief answered on 127.0.0.1:{port} within 1 s")
+    assert done.seconds < 20
+
+
+@pytest.mark.parametrize("project", ["..", "/abs", "a/b"])
+def test_tune_node_refuses_a_project_that_is_not_a_plain_name(project, tmp_path):
+    (tmp_path / "runs").mkdir()
+    done = mnistkit("tune-node", "--project", project, "--directory", str(tmp_path / "runs"),
+                    env={distributed.ROLE: "chief"})
+    assert_one_line_error(done, "plain folder name")
+    assert (tmp_path / "runs").is_dir()
+
+
+def test_when_the_chief_dies_every_worker_is_stopped():
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    chief = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    pool = {f"tuner{i}": subprocess.Popen(sleeper) for i in range(2)}
+    try:
+        with pytest.raises(RuntimeError, match="the chief exited with code 3"):
+            distributed._wait_for_workers(pool, chief, log=lambda line: None)
+    finally:
+        distributed._stop([chief, *pool.values()])
+    assert all(proc.poll() is not None for proc in pool.values())
+
+
+def test_search_arguments_are_checked_before_any_process_starts():
+    with pytest.raises(ValueError, match="workers=0"):
+        distributed.run_search(workers=0)
+    with pytest.raises(ValueError, match="port=70000"):
+        distributed.run_search(port=70000)
+    with pytest.raises(ValueError, match="train_size=0"):
+        distributed.run_search(train_size=0)

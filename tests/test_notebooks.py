@@ -58,3 +58,19 @@ def test_learner_rerun_of_your_turn_reaches_the_leaderboard(tmp_path, monkeypatc
     assert mine["name"] == "learner-mlp-32" and mine["notebook"] == "02_baseline" and mine["epochs"] == 1
     assert mine["params"] == 28 * 28 * 32 + 32 + 32 * 10 + 10
     assert "learner-mlp-32" in set(results.leaderboard(path=tmp_path / results.LOG_NAME)["name"])
+
+
+def demo_output(path: Path, tag: str) -> str:
+    nb = nbformat.read(path, as_version=4)
+    cells = [c for c in nb.cells if tag in c.metadata.get("tags", [])]
+    assert len(cells) == 1, f"{path.name}: expected one cell tagged {tag!r}, found {len(cells)}"
+    return "".join(o.get("text", "") for o in cells[0].get("outputs", []) if o.get("output_type") == "stream")
+
+
+def test_the_committed_predict_demo_shows_a_digit_for_every_file():
+    """08 writes six digit PNGs and runs `predict` on them; its committed output must show six predictions."""
+    shown = demo_output(NOTEBOOKS / "08_final_comparison.ipynb", "predict-demo")
+    predicted = re.findall(r"^digit_\d+_true_(\d)\.png: (\d) \(\d+\.\d%\)$", shown, flags=re.M)
+    assert len(predicted) == 6, f"the committed predict demo shows {len(predicted)} predictions:\n{shown!r}"
+    assert "error" not in shown
+

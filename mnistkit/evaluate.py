@@ -63,6 +63,16 @@ def layer_statistics(model, x, y) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("layer")
 
 
+def standard_error(accuracy: float, n: int) -> float:
+    """The standard error of an accuracy measured on ``n`` images, ``sqrt(p (1 - p) / n)``: about how far another
+    sample of ``n`` images would move it. Models closer than about two of these are within the split's noise."""
+    if not isinstance(accuracy, (int, float, np.floating)) or not 0 <= accuracy <= 1:
+        raise ValueError(f"accuracy={accuracy!r} is not valid; use a number in [0, 1]")
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
+        raise ValueError(f"n={n!r} is not valid; use the number of images, an integer > 0")
+    return float(np.sqrt(accuracy * (1 - accuracy) / n))
+
+
 def accuracy_ci(y_true, y_pred, *, confidence: float = 0.95) -> tuple[float, float, float]:
     """Accuracy and its Wilson score interval: ``(accuracy, low, high)``.
 

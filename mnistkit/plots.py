@@ -32,12 +32,17 @@ def _show_images(axes, images, titles=None, *, cmap="gray_r", vmin=None, vmax=No
                 ax.set_title(titles[i], fontsize=8)
 
 
-def plot_images(images, *, titles=None, ncols=10, cmap="gray_r", size_per_image=1.0, suptitle=None) -> Figure:
-    """A grid of 2-d images (digits, mean digits, filters) with optional titles."""
+def plot_images(images, *, titles=None, ncols=10, cmap="gray_r", size_per_image=1.0, suptitle=None,
+                symmetric: bool = False) -> Figure:
+    """A grid of 2-d images (digits, mean digits, filters) with optional titles.
+
+    Each image is scaled to its own range, unless ``symmetric=True``: then all share one range centred on 0, so
+    with a diverging colour map (``"RdBu"``) the colour shows the sign and the size of every value (weights)."""
     images = np.asarray(images)
     nrows = max(1, int(np.ceil(len(images) / ncols)))
     fig, axes = _figure(nrows, ncols, size=(ncols * size_per_image, nrows * size_per_image * 1.15))
-    _show_images(axes, images, titles, cmap=cmap)
+    limit = float(np.abs(images).max()) if symmetric and images.size else None
+    _show_images(axes, images, titles, cmap=cmap, vmin=-limit if limit else None, vmax=limit)
     if suptitle:
         fig.suptitle(suptitle)
     return fig
@@ -177,6 +182,24 @@ def plot_lr_range(frame, *, ax=None) -> Figure:
     top = float(np.nanpercentile(frame["smoothed"], 95)) * 1.2
     ax.set(xscale="log", xlabel="learning rate", ylabel="loss", ylim=(0, top), title="Learning-rate range test")
     ax.legend()
+    return fig
+
+
+def plot_schedule(schedule, *, steps: int, steps_per_epoch: int | None = None, title: str = "Learning-rate schedule",
+                  ax=None) -> Figure:
+    """A ``keras.optimizers.schedules`` object's learning rate over ``steps`` optimizer steps (epochs on the x axis
+    when ``steps_per_epoch`` is given)."""
+    if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 1:
+        raise ValueError(f"steps={steps!r} is not valid; give the number of optimizer steps, an integer >= 1")
+    if not callable(schedule):
+        raise ValueError(f"schedule={schedule!r} is not a learning-rate schedule (a keras.optimizers.schedules object)")
+    at = np.unique(np.linspace(0, steps, min(steps, 400) + 1).astype(int))
+    rates = [float(schedule(int(step))) for step in at]
+    fig, (ax,) = _figure(size=(5.5, 3.2), ax=ax)
+    x = at / steps_per_epoch if steps_per_epoch else at
+    ax.plot(x, rates, color="C0")
+    ax.set(xlabel="epoch" if steps_per_epoch else "optimizer step (batch)", ylabel="learning rate", title=title)
+    ax.grid(alpha=0.3)
     return fig
 
 

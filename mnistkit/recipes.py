@@ -99,7 +99,7 @@ def load_or_train(recipe: Recipe, data: Splits, *, path, epochs: int, seed: int,
     if path is not None and Path(path).is_file():
         return keras.saving.load_model(path), f"loaded {Path(path).name}"
     run = recipe.train(data, epochs=epochs, seed=seed, notebook=notebook)
-    return run.model, "trained now"
+    return run.model, f"trained now (run {recipe.notebook} to use its own)"
 
 # notebook 06 saves the tuned model; without it, notebook 08 stands in the search space's default point
 TUNED_STANDIN = Recipe("tuned-mlp", "06_tuning", "mlp", {"hidden": (32,)}, epochs=30, learning_rate=5e-3, patience=4)

@@ -1,6 +1,7 @@
 """The experiment log: one JSON line per training run, and the leaderboard built from it.
 
-Every ``mnistkit.training.train`` call appends a record to ``artifacts/<profile>/experiments.jsonl``.
+Every fit with ``mnistkit.training.LogRun`` (and every ``mnistkit.training.train`` call) appends a record to
+``artifacts/<profile>/experiments.jsonl``; a run's final test score is appended as a newer record of the same run.
 Notebook 08 reads it back, so a learner's own reruns reach the final comparison.
 
 Appends are atomic: one ``write`` of one whole line, under an exclusive lock, to a file opened in
@@ -130,13 +131,19 @@ def _usable(record: dict) -> bool:
             and all(0 <= record[k] <= 1 for k in ("val_accuracy", "test_accuracy") if record.get(k) is not None))
 
 
+def _latest_of_each_run(records: list[dict]) -> list[dict]:
+    """Keep only the last record of each ``run_id`` (a run logged again with its test score replaces itself)."""
+    last = {r["run_id"]: i for i, r in enumerate(records) if isinstance(r.get("run_id"), str)}
+    return [r for i, r in enumerate(records) if not isinstance(r.get("run_id"), str) or last[r["run_id"]] == i]
+
+
 def usable_records(path: str | Path | None = None) -> list[dict]:
-    """The records a leaderboard can rank; warns once with how many were skipped, and where."""
+    """The records a leaderboard can rank, the latest of each run; warns once with how many were skipped, and where."""
     path = Path(path) if path else log_path()
     unreadable: list[int] = []
     records = read_records(path, skipped=unreadable)
-    good = [r for r in records if _usable(r)]
-    mistyped = len(records) - len(good)
+    good = _latest_of_each_run([r for r in records if _usable(r)])
+    mistyped = sum(not _usable(r) for r in records)
     if unreadable or mistyped:
         lines = ", ".join(map(str, unreadable[:5])) + (" ..." if len(unreadable) > 5 else "")
         parts = ([f"{len(unreadable)} unreadable line(s) (line {lines})"] if unreadable else []) + \

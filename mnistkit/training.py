@@ -1,15 +1,16 @@
-"""Seeding, the batches every fit is fed (``batches``), and the one ``train(...)`` every notebook uses (taught in
-notebook 02).
+"""Seeding, the batches a fit is fed (``batches``), the callbacks that join a plain ``model.fit`` to the experiment
+log (``LogRun``), and ``train``/``sweep`` for the runs a notebook repeats after it has shown the plain loop.
 
-``train`` fits on the training split while watching the validation split, stops early and restores
-the best weights, keeps the best model in a ``.keras`` checkpoint under the artifact root, times the
-fit, evaluates once on the test set, logs a record to the experiment log and returns a ``Run``.
+The notebooks write ``model.compile(...)`` and ``model.fit(...)`` themselves (notebook 02 shows how); ``LogRun`` times
+the fit and logs the run's validation metrics. ``train`` does the same fit in one call and also evaluates once on the
+test set: ``sweep`` and the recipes use it.
 """
 from __future__ import annotations
 
 import json
 import math
 import time
+import uuid
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ import pandas as pd
 from . import config, results
 from .data import Splits, one_hot, sha256
 from .files import atomic_write
-from .checks import check_choice, check_positive_ints, is_int, is_real_positive
+from .checks import check_choice, check_positive_ints, is_int, is_real, is_real_positive
 from .models import uses_one_hot
 
 MONITORS = ("val_loss", "val_accuracy")
@@ -103,14 +104,15 @@ class Run:
     seconds: float
     val_accuracy: float
     val_loss: float
-    test_accuracy: float
-    test_loss: float
+    test_accuracy: float | None = None  # None until the final evaluation: runs logged by LogRun have none
+    test_loss: float | None = None
     seed: int | None = None
     notebook: str | None = None
     profile: str = "full"
     checkpoint: Path | None = None
     config: dict = field(default_factory=dict)
     diverged: bool = False  # the loss became NaN or infinite: training stopped and the run was not logged
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])  # a later record of the same run replaces it
 
     @property
     def seconds_per_epoch(self) -> float:
@@ -119,13 +121,13 @@ class Run:
     def record(self) -> dict:
         """The experiment-log record of this run."""
         keys = ("notebook", "name", "params", "epochs", "best_epoch", "seconds", "val_accuracy", "val_loss",
-                "test_accuracy", "test_loss", "seed", "profile", "checkpoint", "config")
+                "test_accuracy", "test_loss", "seed", "profile", "checkpoint", "config", "run_id")
         return {k: getattr(self, k) for k in keys}
 
     def __repr__(self) -> str:
+        test = "" if self.test_accuracy is None else f", test_accuracy={self.test_accuracy:.4f}"
         return (f"Run({self.name!r}, params={self.params:,}, epochs={self.epochs} (best {self.best_epoch}), "
-                f"{self.seconds:.1f} s, val_accuracy={self.val_accuracy:.4f}, "
-                f"test_accuracy={self.test_accuracy:.4f})")
+                f"{self.seconds:.1f} s, val_accuracy={self.val_accuracy:.4f}{test})")
 
 
 class EpochLine(keras.callbacks.Callback):
@@ -158,9 +160,147 @@ class BestCheckpoint(keras.callbacks.Callback):
             save_model(self.model, self.path)
 
 
-def _check_train_args(name, epochs, batch_size, patience, monitor, verbose) -> None:
-    if not isinstance(name, str) or not name.strip() or "/" in name:
+def checkpoint_path(name: str, *, notebook: str | None = None, artifacts: str | Path | None = None) -> Path:
+    """Where run ``name`` keeps its best model: ``<artifacts>/checkpoints/<notebook>/<name>.keras`` (folder created).
+
+    Hand it to ``keras.callbacks.ModelCheckpoint``; notebook 08 finds the models there."""
+    _check_name(name)
+    path = Path(artifacts or config.artifacts_dir()) / "checkpoints" / (notebook or "adhoc") / f"{name}.keras"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+class LogRun(keras.callbacks.Callback):
+    """Join a plain ``model.fit`` to the experiment log: time the fit, then log it as one run (``.run`` afterwards).
+
+    Before the first epoch it checks that the log can be written and that a constant learning rate is a sane
+    number, so a finished fit is never lost to a bad log or a typo. An epoch whose loss is NaN or infinite stops
+    the fit with a warning, and such a run is not logged. When the fit ends it records the epoch whose weights the
+    model kept: the best ``monitor`` epoch (match your ``EarlyStopping(monitor=..., restore_best_weights=True)``),
+    or the last one with ``monitor=None`` (no early stopping). Validation metrics only: the test set is for the
+    final evaluation.
+
+    Parameters
+    ----------
+    name : str
+        The run's label on the leaderboard (``"baseline"``).
+    notebook : str, optional
+        Which notebook logged it; with ``name`` it also names the run's ``checkpoint`` path.
+    seed : int, optional
+        Recorded with the run (08 matches seeds on it).
+    batch_size : int, optional
+        Recorded, and part of the run's ``fingerprint``.
+    monitor : {"val_loss", "val_accuracy"} or None, default="val_loss"
+    hyperparameters : dict, optional
+        Extra settings to store with the run (shown on the leaderboard with ``details=True``).
+    verbose : {1, 0}, default=1
+        1 prints one line when the fit ends: what was logged.
+    artifacts : str or Path, optional
+        Artifact root (default: the active profile's).
+    """
+
+    def __init__(self, name: str, *, notebook: str | None = None, seed: int | None = None,
+                 batch_size: int | None = None, monitor: str | None = "val_loss", hyperparameters: dict | None = None,
+                 verbose: int = 1, artifacts: str | Path | None = None):
+        super().__init__()
+        _check_name(name)
+        if monitor is not None:
+            check_choice("monitor", monitor, MONITORS)
+        if batch_size is not None:
+            check_positive_ints(batch_size=batch_size)
+        if verbose not in (0, 1):
+            raise ValueError(f"verbose={verbose!r} is not valid; use 1 (one line when the fit ends) or 0 (silent)")
+        self.name, self.notebook, self.seed, self.batch_size = name, notebook, seed, batch_size
+        self.monitor, self.extra, self.verbose = monitor, dict(hyperparameters or {}), verbose
+        self.root = Path(artifacts) if artifacts else config.artifacts_dir()
+        self.checkpoint = checkpoint_path(name, notebook=notebook, artifacts=self.root)
+        self.run: Run | None = None
+
+    def on_train_begin(self, logs=None):
+        results.check_log(results.log_path(self.root))
+        check_learning_rate(self.model)
+        self.curves: dict[str, list[float]] = {}
+        self.diverged = False
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            if key != "learning_rate":
+                self.curves.setdefault(key, []).append(float(value))
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            self.diverged = self.model.stop_training = True
+            warnings.warn(f"{self.name}: the loss became NaN or infinite in epoch {epoch + 1}; training stopped and "
+                          f"the run is not logged. Try a lower learning rate.", stacklevel=2)
+
+    def on_train_end(self, logs=None):
+        seconds = round(time.perf_counter() - self._start, 2)
+        if not self.curves.get("loss"):
+            return
+        curves = self.curves
+        kept = (_best_epoch(curves, self.monitor) if self.monitor and self.monitor in curves
+                else len(curves["loss"]))
+        at = lambda key: curves[key][kept - 1] if key in curves else None  # noqa: E731
+        self.run = Run(name=self.name, model=self.model, history=curves, params=int(self.model.count_params()),
+                       epochs=len(curves["loss"]), best_epoch=kept, seconds=seconds,
+                       val_accuracy=at("val_accuracy"), val_loss=at("val_loss"), seed=self.seed,
+                       notebook=self.notebook, profile=config.profile().name,
+                       checkpoint=self.checkpoint if self.checkpoint.exists() else None,
+                       config={**_describe(self.model, self.batch_size, None), **self.extra},
+                       diverged=self.diverged)
+        if self.diverged:
+            return
+        _append(self.run, self.root)
+        if self.verbose:
+            shown = "" if self.run.val_accuracy is None else f": val_accuracy {self.run.val_accuracy:.4f}"
+            print(f"logged {self.name!r}: {self.run.epochs} epochs in {seconds:.1f} s, kept epoch {kept}{shown}",
+                  flush=True)
+
+    def add_test(self, test_loss: float, test_accuracy: float) -> Run:
+        """Record the final test evaluation with the run: its log record is written again, now with the test scores
+        (the leaderboard and notebook 08 read the latest record of each run). Call it once, for a model you keep."""
+        if self.run is None:
+            raise ValueError("there is no run to add a test score to yet: fit with this LogRun in callbacks first")
+        for label, value in (("test_loss", test_loss), ("test_accuracy", test_accuracy)):
+            if not is_real(value) or not math.isfinite(value) or value < 0 or (label == "test_accuracy" and value > 1):
+                raise ValueError(f"{label}={value!r} is not valid; pass what model.evaluate(x_test, y_test) returned")
+        self.run.test_loss, self.run.test_accuracy = float(test_loss), float(test_accuracy)
+        if not self.run.diverged:
+            _append(self.run, self.root)
+        return self.run
+
+
+def reseeded_copy(model: keras.Model, *, seed: int) -> keras.Model:
+    """The same layers as ``model`` with fresh weights drawn from ``seed``, compiled as ``model`` was.
+
+    For another seed of a saved model (notebook 08): ``keras.models.clone_model`` rebuilds the architecture, a layer
+    that was given a seed of its own (the augmentation) gets ``seed`` instead, and the optimizer (its learning-rate
+    schedule included) comes back fresh from the model's saved compile settings. With the same seed it draws the
+    same weights as a model built from the same layers after ``set_seed(seed)``.
+    """
+    set_seed(seed)
+
+    def reseed(layer):
+        config = layer.get_config()
+        if is_int(config.get("seed")):
+            config["seed"] = int(seed)
+        return layer.__class__.from_config(config)
+
+    copy = keras.models.clone_model(model, clone_function=reseed)
+    compiled = model.get_compile_config() if getattr(model, "compiled", False) else None
+    if not compiled:
+        raise ValueError(f"model {model.name!r} was never compiled; compile it (or load it with compile=True) first")
+    copy.compile_from_config(compiled)
+    return copy
+
+
+def _check_name(name) -> None:
+    if not isinstance(name, str) or not name.strip() or "/" in name or name.strip() in (".", ".."):
         raise ValueError(f"name={name!r} is not valid; use a short label such as 'mlp-128' (no '/')")
+
+
+def _check_train_args(name, epochs, batch_size, patience, monitor, verbose) -> None:
+    _check_name(name)
     check_positive_ints(epochs=epochs, batch_size=batch_size)
     if patience is not None and (not is_int(patience) or patience < 0):
         raise ValueError(f"patience={patience!r} is not valid; use a non-negative integer, or None for no early stopping")
@@ -266,14 +406,20 @@ def train(model: keras.Model, data: Splits, *, name: str, notebook: str | None =
               config={**_describe(model, batch_size, len(data.x_train)), **(config_record or {})},
               diverged=diverged)
     if log and not diverged:
-        try:
-            results.append_record(run.record(), path=results.log_path(root))
-        except OSError as exc:
-            saved = f"; the trained model's best epoch is saved in {checkpoint}" if checkpoint.exists() else ""
-            error = results.LogError(f"could not log {name!r} to {results.log_path(root)}: {exc.strerror}{saved}")
-            error.run = run  # the trained model, for whoever catches this
-            raise error from exc
+        _append(run, root)
     return run
+
+
+def _append(run: Run, root: Path) -> None:
+    """Log ``run``; if the log fails after training, a LogError that names the checkpoint and carries ``.run``."""
+    try:
+        results.append_record(run.record(), path=results.log_path(root))
+    except OSError as exc:
+        saved = (f"; the trained model's best epoch is saved in {run.checkpoint}"
+                 if run.checkpoint and Path(run.checkpoint).exists() else "")
+        error = results.LogError(f"could not log {run.name!r} to {results.log_path(root)}: {exc.strerror}{saved}")
+        error.run = run  # the trained model, for whoever catches this
+        raise error from exc
 
 
 def _best_epoch(curves: dict, monitor: str) -> int:
@@ -294,18 +440,19 @@ def _describe(model: keras.Model, batch_size: int, train_size: int) -> dict:
 
 def fingerprint(model: keras.Model, batch_size: int) -> str:
     """A short hash of how a model is built and trained: its layers' configuration, its optimizer's (learning-rate
-    schedule included) and the batch size; seeds, the optimizer's automatic name and the shapes recorded once a layer
-    is built are left out. The same recipe gives the same fingerprint with any seed and after saving and loading; a
-    changed layer, augmentation or schedule gives another (08 matches seeds on it).
+    schedule included) and the batch size; seeds, names (Keras numbers a layer's automatic name by how many were made
+    before it) and the shapes recorded once a layer is built are left out. The same recipe gives the same fingerprint
+    with any seed, in any order, and after saving and loading; a changed layer, augmentation or schedule gives another
+    (08 matches seeds on it).
     """
     def essentials(value):
         if isinstance(value, dict):
-            return {k: essentials(v) for k, v in value.items() if k not in ("seed", "build_config")}
+            return {k: essentials(v) for k, v in value.items() if k not in ("seed", "build_config", "name")}
         if isinstance(value, (list, tuple)):
             return [essentials(v) for v in value]
         return value
 
-    optimizer = {k: v for k, v in model.optimizer.get_config().items() if k != "name"} if model.optimizer else None
+    optimizer = model.optimizer.get_config() if model.optimizer else None
     text = json.dumps(essentials({"model": model.get_config(), "optimizer": optimizer, "batch_size": batch_size}),
                       sort_keys=True, default=repr)
     return sha256(text.encode())[:16]
@@ -384,7 +531,7 @@ def sweep(build, data: Splits, settings: dict, *, name: str, notebook: str | Non
     runs = Sweep()
     for label, opts in settings.items():
         fit = {**train_options, **{k: v for k, v in opts.items() if k in TRAIN_OPTIONS}}
-        described = {k: (v if isinstance(v, (int, float, str, bool, tuple, list, type(None))) else repr(v))
+        described = {k: (v if isinstance(v, (int, float, str, bool, tuple, list, type(None))) else _label(v))
                       for k, v in opts.items() if k != "callbacks"}
         runs[label] = train(models.pop(label), data, name=f"{name}-{label}", notebook=notebook, seed=seed,
                             verbose=0, config_record=described, **fit)
@@ -392,6 +539,16 @@ def sweep(build, data: Splits, settings: dict, *, name: str, notebook: str | Non
             r = runs[label]
             print(f"{r.name:<34} val_accuracy {r.val_accuracy:.4f}  {r.epochs:>3} epochs  {r.seconds:6.1f} s", flush=True)
     return runs
+
+
+def _label(value) -> str:
+    """How a setting that is an object (an optimizer, a layer) is recorded: its class and its plain settings."""
+    if isinstance(value, keras.optimizers.Optimizer):
+        lr = value.learning_rate
+        shown = f"{float(keras.ops.convert_to_numpy(lr)):g}" if not callable(lr) else type(lr).__name__
+        extra = "".join(f", {k}={v}" for k, v in (("momentum", getattr(value, "momentum", 0)),) if v)
+        return f"{type(value).__name__}(learning_rate={shown}{extra})"
+    return type(value).__name__ if hasattr(value, "get_config") else repr(value)
 
 
 # ---------------------------------------------------------------------------------- LR range test

@@ -74,3 +74,36 @@ def test_the_committed_predict_demo_shows_a_digit_for_every_file():
     assert len(predicted) == 6, f"the committed predict demo shows {len(predicted)} predictions:\n{shown!r}"
     assert "error" not in shown
 
+
+
+def test_learner_edit_of_07s_cnn_layers_reaches_the_leaderboard(tmp_path, monkeypatch):
+    """07's Your turn: change the layers, rerun the two cells (after the cells that define what they use), and the
+    run is on the leaderboard that 08 reads."""
+    from nbclient import NotebookClient
+
+    try:
+        data.load_mnist(sources=("path", "cache", "keras-cache"))
+    except data.MnistDataError:
+        pytest.skip("MNIST is not fetched yet (run: python -m mnistkit fetch)")
+    monkeypatch.setenv("MNISTKIT_PROFILE", "quick")
+    monkeypatch.setenv("MNISTKIT_ARTIFACTS", str(tmp_path))
+    nb = nbformat.read(NOTEBOOKS / "07_cnn.ipynb", as_version=4)
+    i = your_turn_index(nb)
+    needed = [k for k, cell in enumerate(nb.cells) if cell.cell_type == "code" and
+              cell.source.startswith(("%matplotlib", "data = mk.data.load_mnist_splits", "def fit(", "def conv_block("))]
+    assert len(needed) == 4, needed
+    edited = re.sub(r'NAME = ".*"', 'NAME = "learner-cnn"', nb.cells[i].source)
+    edited = re.sub(r"STEM = .*", "STEM = None", edited)
+    edited = re.sub(r"FILTERS = \(.*\)(.*)", r"FILTERS = (8,)\1", edited)
+    edited = re.sub(r"EPOCHS = .*", "EPOCHS = 1", edited)
+    assert "learner-cnn" in edited and "FILTERS = (8,)" in edited and "STEM = None" in edited
+    nb.cells[i].source = edited
+    client = NotebookClient(nb, kernel_name="python3", timeout=600, resources={"metadata": {"path": str(NOTEBOOKS)}})
+    with client.setup_kernel():
+        for index in [*needed, i, i + 1]:
+            client.execute_cell(nb.cells[index], index)
+    mine = results.read_records(tmp_path / results.LOG_NAME)[-1]
+    conv, batch_norm, dense = 3 * 3 * 8, 4 * 8, 14 * 14 * 8 * 10 + 10
+    assert mine["name"] == "learner-cnn" and mine["notebook"] == "07_cnn" and mine["epochs"] == 1
+    assert mine["params"] == conv + batch_norm + dense
+    assert "learner-cnn" in set(results.leaderboard(path=tmp_path / results.LOG_NAME)["name"])

@@ -74,3 +74,17 @@ def test_plot_quantization_shows_the_weights_and_how_far_they_moved():
     moved = sum(p.get_height() for p in right.patches)
     assert moved == weights.size
     assert all(abs(p.get_x()) <= 0.55 for p in right.patches if p.get_height() > 0), "at most half a step"
+
+
+def test_plot_schedule_draws_the_rate_keras_would_use():
+    import keras
+
+    schedule = keras.optimizers.schedules.CosineDecay(0.01 / 25, decay_steps=80, warmup_target=0.01, warmup_steps=20)
+    fig = plots.plot_schedule(schedule, steps=100, steps_per_epoch=10)
+    x, y = fig.axes[0].lines[0].get_data()
+    assert x[0] == 0 and x[-1] == 10 and fig.axes[0].get_xlabel() == "epoch"
+    assert max(y) == pytest.approx(0.01) and y[0] == pytest.approx(0.0004) and y[-1] < 1e-6
+    with pytest.raises(ValueError, match="steps=0"):
+        plots.plot_schedule(schedule, steps=0)
+    with pytest.raises(ValueError, match="not a learning-rate schedule"):
+        plots.plot_schedule(0.01, steps=10)

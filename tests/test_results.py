@@ -143,3 +143,25 @@ def test_check_log_refuses_a_read_only_log_or_folder(tmp_path, monkeypatch):
     monkeypatch.setattr(results.os, "access", lambda p, mode: False)
     with pytest.raises(results.LogError, match="cannot be created"):
         results.check_log(tmp_path / "elsewhere" / results.LOG_NAME)
+
+
+def test_the_same_layers_built_twice_in_one_session_share_a_fingerprint():
+    """Keras numbers automatic layer names by how many were made before (dense, dense_1 ...): a notebook that builds
+    one Sequential model per seed must still find every seed's run."""
+    import keras
+
+    from mnistkit import training
+
+    def build(units=16, dropout=0.25):
+        model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(units),
+                                  keras.layers.Dropout(dropout),
+                                  keras.layers.Dense(10, activation="softmax")])
+        model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(1e-3, 100)),
+                      loss="sparse_categorical_crossentropy")
+        return model
+
+    first, second = build(), build()
+    assert first.layers[1].name != second.layers[1].name
+    assert training.fingerprint(first, 32) == training.fingerprint(second, 32)
+    assert training.fingerprint(build(dropout=0.3), 32) != training.fingerprint(first, 32)
+    assert training.fingerprint(build(units=17), 32) != training.fingerprint(first, 32)

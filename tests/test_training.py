@@ -170,3 +170,139 @@ def test_lr_range_test_ramps_to_max_lr_on_a_small_training_split():
     frame = training.lr_range_test(model, splits, steps=20, batch_size=64, min_lr=1e-5, max_lr=1e-1,
                                    stop_factor=1e9, seed=0)
     assert len(frame) == 20 and frame["lr"].iloc[-1] == pytest.approx(1e-1)
+
+
+# ---------------------------------------------------------------- LogRun: a plain model.fit joined to the log
+def plain_fit(tmp_path, *, name="plain", epochs=4, monitor="val_loss", callbacks=(), lr=1e-3, **log_options):
+    """model.compile + model.fit as the notebooks write them, with LogRun."""
+    training.set_seed(0)
+    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(16, activation="relu"),
+                              keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=lr), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    splits = tiny_splits()
+    train_batches, val_batches = training.split_batches(splits, batch_size=32, seed=0)
+    log = training.LogRun(name, notebook="test", seed=0, batch_size=32, monitor=monitor, artifacts=tmp_path,
+                          verbose=0, **log_options)
+    stop = [keras.callbacks.EarlyStopping(monitor=monitor, patience=10, restore_best_weights=True)] if monitor else []
+    model.fit(train_batches, validation_data=val_batches, epochs=epochs, shuffle=False, verbose=0,
+              callbacks=[*stop, keras.callbacks.ModelCheckpoint(log.checkpoint, monitor=monitor or "val_loss",
+                                                                save_best_only=bool(monitor)), log, *callbacks])
+    return log, model, splits
+
+
+def test_logrun_logs_the_epoch_the_model_kept_and_no_test_score(tmp_path):
+    log, model, splits = plain_fit(tmp_path, lr=0.5, epochs=6)  # noisy on purpose: the best epoch is not the last
+    run = log.run
+    assert run.best_epoch == int(np.argmin(run.history["val_loss"])) + 1 and run.epochs == 6
+    val_loss, val_accuracy = model.evaluate(splits.x_val, splits.y_val, verbose=0)
+    assert run.val_loss == pytest.approx(val_loss, rel=1e-5) and run.val_accuracy == pytest.approx(val_accuracy)
+    record = results.read_records(tmp_path / results.LOG_NAME)[-1]
+    assert record["name"] == "plain" and record["notebook"] == "test" and record["seed"] == 0
+    assert record["test_accuracy"] is None and record["val_loss"] == run.val_loss
+    assert record["config"]["batch_size"] == 32 and record["config"]["optimizer"] == "sgd"
+    assert record["checkpoint"] == str(tmp_path / "checkpoints" / "test" / "plain.keras") and log.checkpoint.exists()
+    assert "test_accuracy" not in repr(run)
+
+
+def test_logrun_without_early_stopping_logs_the_last_epoch(tmp_path):
+    log, model, splits = plain_fit(tmp_path, monitor=None, lr=0.5, epochs=5)
+    assert log.run.best_epoch == 5 and log.run.val_loss == log.run.history["val_loss"][-1]
+
+
+def test_logrun_same_seed_same_record(tmp_path):
+    first, second = plain_fit(tmp_path)[0].run, plain_fit(tmp_path)[0].run
+    assert first.history == second.history and first.val_accuracy == second.val_accuracy
+
+
+def test_logrun_finds_an_unwritable_log_before_the_first_epoch(tmp_path):
+    (tmp_path / results.LOG_NAME).mkdir()
+    started = []
+    epoch = keras.callbacks.LambdaCallback(on_epoch_begin=lambda *a: started.append(1))
+    with pytest.raises(results.LogError, match="is a folder"):
+        plain_fit(tmp_path, callbacks=[epoch])
+    assert started == []
+
+
+def test_logrun_stops_a_diverging_fit_and_does_not_log_it(tmp_path):
+    with pytest.warns(UserWarning, match="NaN or infinite in epoch 1"):
+        log, _, _ = plain_fit(tmp_path, lr=1e30, monitor=None, epochs=5)
+    assert log.run.diverged and log.run.epochs == 1
+    assert not (tmp_path / results.LOG_NAME).exists()
+
+
+def test_logrun_refuses_an_impossible_learning_rate_before_training(tmp_path):
+    with pytest.raises(ValueError, match="learning_rate=-1.0 is not valid"):
+        plain_fit(tmp_path, lr=-1.0)
+    assert not (tmp_path / results.LOG_NAME).exists()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"name": "a/b"}, "name='a/b' is not valid"),
+    ({"name": ".."}, "name='..' is not valid"),
+    ({"monitor": "acc"}, "monitor='acc'.*val_loss"),
+    ({"batch_size": 0}, "batch_size=0"),
+    ({"verbose": 2}, "verbose=2 is not valid"),
+])
+def test_logrun_rejects_bad_arguments(kwargs, message, tmp_path):
+    with pytest.raises(ValueError, match=message):
+        training.LogRun(**{"name": "ok", **kwargs}, artifacts=tmp_path)
+
+
+def test_logrun_add_test_replaces_the_runs_record_on_the_leaderboard(tmp_path):
+    log, model, splits = plain_fit(tmp_path)
+    plain_fit(tmp_path, name="other")
+    test_loss, test_accuracy = model.evaluate(splits.x_test, splits.y_test, verbose=0)
+    run = log.add_test(test_loss, test_accuracy)
+    assert run.test_accuracy == pytest.approx(test_accuracy) and "test_accuracy=" in repr(run)
+    records = results.read_records(tmp_path / results.LOG_NAME)
+    assert len(records) == 3 and records[0]["run_id"] == records[2]["run_id"] == run.run_id
+    board = results.leaderboard(path=tmp_path / results.LOG_NAME)
+    assert sorted(board["name"]) == ["other", "plain"]
+    assert board.set_index("name").loc["plain", "test_accuracy"] == pytest.approx(test_accuracy)
+    seeds = results.latest_runs("plain", path=tmp_path / results.LOG_NAME)
+    assert seeds.loc[0, "test_accuracy"] == pytest.approx(test_accuracy)
+
+
+@pytest.mark.parametrize("scores, message", [((0.1, 1.5), "test_accuracy=1.5"), ((float("nan"), 0.9), "test_loss=nan"),
+                                             (("0.1", 0.9), "test_loss='0.1'")])
+def test_logrun_add_test_refuses_what_evaluate_cannot_return(scores, message, tmp_path):
+    log = plain_fit(tmp_path)[0]
+    with pytest.raises(ValueError, match=message):
+        log.add_test(*scores)
+    assert len(results.read_records(tmp_path / results.LOG_NAME)) == 1
+
+
+def test_logrun_add_test_before_fit_says_what_to_do(tmp_path):
+    with pytest.raises(ValueError, match="fit with this LogRun"):
+        training.LogRun("early", artifacts=tmp_path).add_test(0.1, 0.9)
+
+
+def test_reseeded_copy_is_the_model_built_again_with_another_seed(tmp_path):
+    """08 trains more seeds of a saved model without a second copy of its definition."""
+    def build(seed):
+        augment = models.augmentation(seed=seed)
+        training.set_seed(seed)
+        model = keras.Sequential([keras.Input((28, 28)), augment, keras.layers.Flatten(), keras.layers.Dense(16),
+                                  keras.layers.Dropout(0.2), keras.layers.Dense(10, activation="softmax")])
+        model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(1e-3, 50)),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    saved = keras.saving.load_model(training.save_model(build(1), tmp_path / "m.keras"))
+    copy, expected = training.reseeded_copy(saved, seed=2), build(2)
+    assert all(np.array_equal(a, b) for a, b in zip(copy.get_weights(), expected.get_weights()))
+    assert copy.layers[0].seed == 2 and training.fingerprint(copy, 32) == training.fingerprint(saved, 32)
+    assert isinstance(copy.optimizer._learning_rate, keras.optimizers.schedules.CosineDecay)
+    histories = []
+    for model in (copy, expected):
+        train_batches, val_batches = training.split_batches(tiny_splits(), batch_size=32, seed=2)
+        histories.append(model.fit(train_batches, validation_data=val_batches, epochs=2, shuffle=False,
+                                   verbose=0).history)
+    assert histories[0] == histories[1]
+
+
+def test_reseeded_copy_needs_a_compiled_model():
+    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(10)])
+    with pytest.raises(ValueError, match="never compiled"):
+        training.reseeded_copy(model, seed=1)

@@ -29,7 +29,8 @@ def test_every_your_turn_setting_is_used_below_it(path):
     assert assigned and all(re.search(rf"\b{name}\b", below) for name in assigned), assigned
 
 
-def test_learner_rerun_of_your_turn_reaches_the_leaderboard(tmp_path, monkeypatch):
+def quick_notebook(name: str, tmp_path, monkeypatch):
+    """The notebook ``name`` and a client to run its cells in the quick profile, logging under ``tmp_path``."""
     from nbclient import NotebookClient
 
     try:
@@ -38,9 +39,14 @@ def test_learner_rerun_of_your_turn_reaches_the_leaderboard(tmp_path, monkeypatc
         pytest.skip("MNIST is not fetched yet (run: python -m mnistkit fetch)")
     monkeypatch.setenv("MNISTKIT_PROFILE", "quick")
     monkeypatch.setenv("MNISTKIT_ARTIFACTS", str(tmp_path))
-    nb = nbformat.read(NOTEBOOKS / "02_baseline.ipynb", as_version=4)
-    i = your_turn_index(nb)
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     client = NotebookClient(nb, kernel_name="python3", timeout=600, resources={"metadata": {"path": str(NOTEBOOKS)}})
+    return nb, client
+
+
+def test_learner_rerun_of_your_turn_reaches_the_leaderboard(tmp_path, monkeypatch):
+    nb, client = quick_notebook("02_baseline.ipynb", tmp_path, monkeypatch)
+    i = your_turn_index(nb)
     with client.setup_kernel():
         for index, cell in enumerate(nb.cells):
             client.execute_cell(cell, index)
@@ -79,15 +85,7 @@ def test_the_committed_predict_demo_shows_a_digit_for_every_file():
 def test_learner_edit_of_07s_cnn_layers_reaches_the_leaderboard(tmp_path, monkeypatch):
     """07's Your turn: change the layers, rerun the two cells (after the cells that define what they use), and the
     run is on the leaderboard that 08 reads."""
-    from nbclient import NotebookClient
-
-    try:
-        data.load_mnist(sources=("path", "cache", "keras-cache"))
-    except data.MnistDataError:
-        pytest.skip("MNIST is not fetched yet (run: python -m mnistkit fetch)")
-    monkeypatch.setenv("MNISTKIT_PROFILE", "quick")
-    monkeypatch.setenv("MNISTKIT_ARTIFACTS", str(tmp_path))
-    nb = nbformat.read(NOTEBOOKS / "07_cnn.ipynb", as_version=4)
+    nb, client = quick_notebook("07_cnn.ipynb", tmp_path, monkeypatch)
     i = your_turn_index(nb)
     needed = [k for k, cell in enumerate(nb.cells) if cell.cell_type == "code" and
               cell.source.startswith(("%matplotlib", "data = mk.data.load_mnist_splits", "def fit(", "def conv_block("))]
@@ -98,7 +96,6 @@ def test_learner_edit_of_07s_cnn_layers_reaches_the_leaderboard(tmp_path, monkey
     edited = re.sub(r"EPOCHS = .*", "EPOCHS = 1", edited)
     assert "learner-cnn" in edited and "FILTERS = (8,)" in edited and "STEM = None" in edited
     nb.cells[i].source = edited
-    client = NotebookClient(nb, kernel_name="python3", timeout=600, resources={"metadata": {"path": str(NOTEBOOKS)}})
     with client.setup_kernel():
         for index in [*needed, i, i + 1]:
             client.execute_cell(nb.cells[index], index)

@@ -104,3 +104,48 @@ def test_learner_edit_of_07s_cnn_layers_reaches_the_leaderboard(tmp_path, monkey
     assert mine["name"] == "learner-cnn" and mine["notebook"] == "07_cnn" and mine["epochs"] == 1
     assert mine["params"] == conv + batch_norm + dense
     assert "learner-cnn" in set(results.leaderboard(path=tmp_path / results.LOG_NAME)["name"])
+
+
+def committed_tables(path: Path) -> dict[str, list[dict[str, str]]]:
+    """The HTML tables in a notebook's committed outputs, by caption, as rows of {column: cell text}."""
+    tables = {}
+    for cell in nbformat.read(path, as_version=4).cells:
+        for output in cell.get("outputs", []):
+            html = output.get("data", {}).get("text/html", "")
+            caption = re.search(r"<caption>(.*?)</caption>", html)
+            if not caption:
+                continue
+            columns = [c.strip() for c in re.findall(r"<th [^>]*col_heading[^>]*>(.*?)</th>", html)]
+            rows = [[c.strip() for c in re.findall(r"<td [^>]*>(.*?)</td>", row)]
+                    for row in re.findall(r"<tr>(.*?)</tr>", html, flags=re.S) if "<td" in row]
+            tables[caption.group(1)] = [dict(zip(columns, row)) for row in rows]
+    return tables
+
+
+def test_09s_committed_tables_meet_the_deploy_targets():
+    """09's committed full-profile tables: every runtime on all 10 000 test images, int8 within 0.1 point of
+    float32 for both CNNs, the best CNN's int8 file about a quarter of its float32 file, latencies printed."""
+    tables = committed_tables(NOTEBOOKS / "09_deploy.ipynb")
+    assert set(tables) == {"best CNN, 10,000 test images", "compact CNN, 10,000 test images"}, set(tables)
+    for caption, rows in tables.items():
+        by_format = {(row["format"], row["variant"]): row for row in rows}
+        assert {("SavedModel", "float32"), ("LiteRT", "float32"), ("LiteRT", "int8"), ("ONNX", "float32")} <= set(
+            by_format), (caption, sorted(by_format))
+        number = lambda row, column: float(row[column].rstrip("%").replace(",", ""))  # noqa: E731
+        f32, int8 = by_format[("LiteRT", "float32")], by_format[("LiteRT", "int8")]
+        assert abs(number(int8, "test accuracy") - number(f32, "test accuracy")) <= 0.1, caption
+        for row in rows:
+            assert number(row, "ms/image (batch 1)") > 0 and number(row, "ms/1000 (batch 256)") > 0, (caption, row)
+            assert number(row, "agreement") >= 99.9, (caption, row)
+        if caption.startswith("best CNN"):
+            assert 0.2 <= number(int8, "size (KB)") / number(f32, "size (KB)") <= 0.3, caption
+
+
+def test_09s_committed_serve_demo_answers_the_test_digit():
+    nb = nbformat.read(NOTEBOOKS / "09_deploy.ipynb", as_version=4)
+    shown = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" and "serve" in c.source
+                    for o in c.get("outputs", []) if o.get("output_type") == "stream")
+    assert re.search(r"^serving \S+ on http://127\.0\.0\.1:\d+/$", shown, flags=re.M), shown
+    answer = re.search(r"true digit (\d), served digit (\d), probability [\d.]+%, image the model saw: \(28, 28\)",
+                       shown)
+    assert answer and answer.group(1) == answer.group(2), shown

@@ -3,25 +3,28 @@
 Profiles
 --------
 ``full``  (default) is the real lesson: the whole training split, real epoch counts.
-``quick`` is for tests and slow workshop laptops: a small training subset, 1-2 epochs and
-2-3 tuner trials. It never shrinks the test set.
+``workshop`` is for a day's teaching: the whole training split, a quarter of the epochs (at most 4)
+and 2 tuner trials, one seed; 08 compares what 02-07 saved instead of training more seeds.
+``quick`` is for tests: a small training subset, 1-2 epochs and 2-3 tuner trials.
+No profile shrinks the test set.
 
 Environment variables
 ---------------------
-MNISTKIT_PROFILE    ``full`` or ``quick``.
-MNISTKIT_ARTIFACTS  artifact root; default ``<repo>/artifacts/<profile>/``.
+MNISTKIT_PROFILE    ``full``, ``workshop`` or ``quick``.
+MNISTKIT_ARTIFACTS  artifact root; default ``<project>/artifacts/<profile>/``, where the project is the nearest
+                    folder, from the working directory up, that holds ``notebooks/`` (else the working directory).
 MNISTKIT_DATA       an ``mnist.npz`` or a folder with the four IDX files (raw or .gz).
 MNISTKIT_CACHE      mnistkit's data cache; default ``$XDG_CACHE_HOME/mnistkit`` (``~/.cache/mnistkit``).
 KERAS_HOME          Keras's own folder; its cache is ``$KERAS_HOME/datasets`` (default ``~/.keras``).
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-PROFILES = ("full", "quick")
-REPO_ROOT = Path(__file__).resolve().parent.parent
+PROFILES = ("full", "workshop", "quick")
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,7 @@ class Profile:
     Attributes
     ----------
     name : str
-        ``"full"`` or ``"quick"``.
+        ``"full"``, ``"workshop"`` or ``"quick"``.
     train_size : int or None
         Training images used after the validation split; None means all of them.
     max_epochs : int or None
@@ -40,6 +43,8 @@ class Profile:
         Cap on tuner trials; None means no cap.
     seeds : tuple of int
         Seeds for repeated runs (mean ± std).
+    epoch_fraction : float
+        Share of the full lesson's epochs (rounded up), before the cap.
     """
 
     name: str
@@ -47,9 +52,11 @@ class Profile:
     max_epochs: int | None
     max_trials: int | None
     seeds: tuple[int, ...]
+    epoch_fraction: float = 1.0
 
     def epochs(self, n: int) -> int:
         """The epoch count to use where the full lesson uses ``n``."""
+        n = math.ceil(n * self.epoch_fraction)
         return n if self.max_epochs is None else max(1, min(n, self.max_epochs))
 
     def trials(self, n: int) -> int:
@@ -57,7 +64,7 @@ class Profile:
         return n if self.max_trials is None else max(1, min(n, self.max_trials))
 
     def n_seeds(self, n: int) -> tuple[int, ...]:
-        """The first ``n`` seeds, fewer in the quick profile."""
+        """The first ``n`` seeds, fewer outside the full profile."""
         return self.seeds[: max(1, n)]
 
     @property
@@ -66,6 +73,7 @@ class Profile:
 
 
 FULL = Profile("full", train_size=None, max_epochs=None, max_trials=None, seeds=(42, 43, 44))
+WORKSHOP = Profile("workshop", train_size=None, max_epochs=4, max_trials=2, seeds=(42,), epoch_fraction=0.25)
 QUICK = Profile("quick", train_size=4_000, max_epochs=2, max_trials=3, seeds=(42,))
 
 
@@ -74,15 +82,21 @@ def profile(name: str | None = None) -> Profile:
     name = (name or os.environ.get("MNISTKIT_PROFILE") or "full").strip().lower()
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}; valid profiles: {', '.join(PROFILES)}")
-    return FULL if name == "full" else QUICK
+    return {"full": FULL, "workshop": WORKSHOP, "quick": QUICK}[name]
+
+
+def project_dir(start: Path | None = None) -> Path:
+    """The folder the user works in: the nearest of ``start`` (default: the working directory) and its parents
+    that holds a ``notebooks`` folder, else ``start`` itself. Never the folder mnistkit is installed in."""
+    start = (start or Path.cwd()).resolve()
+    return next((folder for folder in (start, *start.parents) if (folder / "notebooks").is_dir()), start)
 
 
 def artifacts_dir(profile_name: str | None = None) -> Path:
-    """Artifact root for a profile: ``$MNISTKIT_ARTIFACTS`` or ``<repo>/artifacts/<profile>``."""
+    """Artifact root for a profile: ``$MNISTKIT_ARTIFACTS`` or ``<project>/artifacts/<profile>``."""
     name = profile(profile_name).name
     override = os.environ.get("MNISTKIT_ARTIFACTS")
-    root = Path(override).expanduser() if override else REPO_ROOT / "artifacts" / name
-    return root
+    return Path(override).expanduser() if override else project_dir() / "artifacts" / name
 
 
 def data_path() -> Path | None:

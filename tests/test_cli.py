@@ -31,7 +31,7 @@ def assert_one_line_error(done, *needles):
                                      ["predict", "x.png"], ["tune", "--workers", "1"]])
 def test_an_unknown_profile_is_one_line_in_every_command(command, tmp_path):
     done = mnistkit(*command, env={"MNISTKIT_PROFILE": "bogus", "MNISTKIT_ARTIFACTS": str(tmp_path)})
-    assert_one_line_error(done, "unknown profile 'bogus'", "full, quick")
+    assert_one_line_error(done, "unknown profile 'bogus'", "full, workshop, quick")
 
 
 @pytest.mark.parametrize("args, needle", [

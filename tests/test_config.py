@@ -15,7 +15,7 @@ def test_default_profile_is_full_and_quick_caps_work(monkeypatch):
 
 def test_unknown_profile_names_the_valid_ones(monkeypatch):
     monkeypatch.setenv("MNISTKIT_PROFILE", "fast")
-    with pytest.raises(ValueError, match="valid profiles: full, quick"):
+    with pytest.raises(ValueError, match="valid profiles: full, workshop, quick"):
         config.profile()
 
 
@@ -38,7 +38,25 @@ def test_data_locations_follow_the_environment(monkeypatch, tmp_path):
 
 def test_machine_description_names_cpu_and_cores():
     import time
+
     from mnistkit import machine
     text = machine.describe()
     assert f"{machine.cores()} cores" in text and ("no GPU" in text or "GPU:" in text)
     assert machine.footer(time.perf_counter(), profile="quick").startswith("Wall time: 0 s in the quick profile on ")
+
+
+def test_the_workshop_profile_trains_on_everything_with_a_quarter_of_the_epochs(monkeypatch):
+    monkeypatch.setenv("MNISTKIT_PROFILE", "workshop")
+    workshop = config.profile()
+    assert workshop.name == "workshop" and workshop.train_size is None and not workshop.is_quick
+    assert [workshop.epochs(n) for n in (1, 4, 6, 14, 40)] == [1, 1, 2, 4, 4]
+    assert workshop.trials(20) == 2 and workshop.n_seeds(3) == (42,)
+
+
+def test_artifacts_go_to_the_project_folder_not_the_install_location(monkeypatch, tmp_path):
+    monkeypatch.delenv("MNISTKIT_ARTIFACTS", raising=False)
+    (tmp_path / "project" / "notebooks" / "solutions").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "project" / "notebooks" / "solutions")  # Jupyter runs a notebook in its folder
+    assert config.artifacts_dir("full") == tmp_path / "project" / "artifacts" / "full"
+    monkeypatch.chdir(tmp_path)  # no notebooks/ above: the working directory itself
+    assert config.artifacts_dir("quick") == tmp_path / "artifacts" / "quick"

@@ -8,7 +8,7 @@ NOTEBOOKS_DIR := notebooks
 # Quiet TensorFlow start-up (C++ log lines) in every command below, notebooks included.
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: setup data test unit run lab clean lock
+.PHONY: setup data test unit lint run lab clean lock
 
 setup: $(STAMP) data          ## .venv + pinned packages + mnistkit (editable) + verified MNIST
 
@@ -32,8 +32,11 @@ $(STAMP): requirements.lock setup.cfg pyproject.toml | $(PY)
 data: $(STAMP)                ## fetch + verify MNIST (no download when the cache is good)
 	$(PY) -m mnistkit fetch
 
-test: setup                   ## unit tests + every notebook in the quick profile
+test: setup lint              ## the linter, the unit tests, then every notebook in the quick profile
 	MNISTKIT_PROFILE=$${MNISTKIT_PROFILE:-quick} $(PY) -m pytest
+
+lint: $(STAMP)                ## ruff (pyflakes, pycodestyle, import order) on code and notebooks; see pyproject.toml
+	$(VENV)/bin/ruff check .
 
 unit: setup                   ## unit tests only
 	$(PY) -m pytest tests

@@ -52,6 +52,7 @@ import mnistkit as mk  # noqa: E402
 mk.import_tensorflow_quietly()
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+
 from mnistkit.files import write_json  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -258,7 +259,7 @@ def main(argv=None) -> int:
               f"{r['val_accuracy']:>9.4f}{r['test_accuracy']:>9.4f}{ema[0]:>19}{ema[1]:>19}")
     for r in rows:
         if "tta-4_val_accuracy" in r:
-            print(f"\ntest-time augmentation of the recipe's final model (val / test): "
+            print("\ntest-time augmentation of the recipe's final model (val / test): "
                   + ", ".join(f"{t} {r[f'{t}_val_accuracy']:.4f} / {r[f'{t}_test_accuracy']:.4f}" for t in SHIFTS)
                   + f"; without: {r['val_accuracy']:.4f} / {r['test_accuracy']:.4f}")
     result = {"smoke": args.smoke, "seed": args.seed, "split_seed": args.split_seed or args.seed,

@@ -23,6 +23,7 @@ import mnistkit as mk  # noqa: E402
 
 mk.import_tensorflow_quietly()
 import numpy as np  # noqa: E402
+
 from mnistkit.files import write_json  # noqa: E402
 
 HERE = Path(__file__).resolve().parent

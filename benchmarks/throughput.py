@@ -72,8 +72,8 @@ def measure(kind: str, *, batch_size: int, pipeline: str, samples: int, epochs: 
     x, y = mk.data.scale(x[:samples]), y[:samples]
     model = build(kind)
     times = []
-    timer = keras.callbacks.LambdaCallback(on_epoch_begin=lambda e, l: times.append(time.perf_counter()),
-                                           on_epoch_end=lambda e, l: times.append(time.perf_counter()))
+    timer = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: times.append(time.perf_counter()),
+                                           on_epoch_end=lambda epoch, logs: times.append(time.perf_counter()))
     if pipeline == "tfdata":
         ds = tf.data.Dataset.from_tensor_slices((x, y)).cache().shuffle(samples, seed=0).batch(batch_size)
         model.fit(ds.prefetch(tf.data.AUTOTUNE), epochs=epochs, callbacks=[timer], verbose=0)

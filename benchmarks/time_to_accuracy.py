@@ -23,6 +23,7 @@ import mnistkit as mk  # noqa: E402
 
 mk.import_tensorflow_quietly()
 import keras  # noqa: E402
+
 from mnistkit.files import write_json  # noqa: E402
 
 TARGET = 0.992
@@ -119,7 +120,8 @@ def main(argv=None) -> int:
     if ratio is None:
         verdict = "n/a: mnistkit's recipe did not reach the target"
     elif bound:
-        verdict = f"at least {ratio:.2f}x ((a) did not reach {TARGET:.1%} in {len(a['per_epoch'])} epochs, {a['seconds_total']:.0f} s)"
+        verdict = (f"at least {ratio:.2f}x ((a) did not reach {TARGET:.1%} in {len(a['per_epoch'])} epochs, "
+                   f"{a['seconds_total']:.0f} s)")
     else:
         verdict = f"{ratio:.2f}x"
     print(f"\nratio (a)/(b) of seconds to {TARGET:.1%}: {verdict}")

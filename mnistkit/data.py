@@ -158,7 +158,7 @@ def arrays_from_idx(blobs: Mapping[str, bytes], *, spec: DatasetSpec | None = No
         if not len(x) == len(y) == count:
             raise MnistDataError(f"{where}{images} has {len(x)} images but {labels} has {len(y)} labels; "
                                  f"expected {count} of each")
-    return tuple((arrays[i], arrays[l]) for i, l in pairs)
+    return tuple((arrays[images], arrays[labels]) for images, labels in pairs)
 
 
 def idx_bytes(array: np.ndarray) -> bytes:

@@ -45,13 +45,13 @@ def layer_statistics(model, x, y) -> pd.DataFrame:
     import keras
     import tensorflow as tf
 
-    dense = [l for l in model.layers if isinstance(l, keras.layers.Dense)]
-    acts = [l for l in model.layers if isinstance(l, keras.layers.Activation)]
-    probe = keras.Model(model.inputs, [l.output for l in acts]) if acts else None
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    acts = [layer for layer in model.layers if isinstance(layer, keras.layers.Activation)]
+    probe = keras.Model(model.inputs, [layer.output for layer in acts]) if acts else None
     with tf.GradientTape() as tape:
         proba = model(x, training=False)
         loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, proba))
-    grads = tape.gradient(loss, [l.kernel for l in dense])
+    grads = tape.gradient(loss, [layer.kernel for layer in dense])
     outputs = probe([x], training=False) if probe else []  # built from model.inputs: a list
     outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
     rows = []

@@ -16,7 +16,8 @@ MAX_PIXELS = 50_000_000  # a 50-megapixel photo; past that, decoding alone takes
 
 
 def load_image(path, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """A PNG/JPEG/... file (a path, or a binary file object) as a 2-d float32 array in [0, 1] (grey levels; colour is converted).
+    """A PNG/JPEG/... file (a path, or a binary file object) as a 2-d float32 array in [0, 1] (grey levels; colour
+    is converted).
 
     The camera's EXIF orientation is applied (a phone photo is read the way it was held), 16-bit grey levels
     are scaled from their own range, and transparent pixels become white paper.

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from . import import_tensorflow_quietly
 
 import_tensorflow_quietly()
-import keras  # noqa: E402
+import keras
 from keras import layers
 
-from .checks import check_choice, is_int, is_real  # noqa: E402
+from .checks import check_choice, is_int, is_real
 
 ACTIVATIONS = ("relu", "elu", "gelu", "selu", "silu", "leaky_relu", "tanh", "sigmoid")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw", "nadam")

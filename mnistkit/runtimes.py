@@ -154,7 +154,7 @@ def compare(runtimes, x, y, *, reference, batch_size: int = 256, single: int = 5
             rt.predict(timed, batch_size=batch_size)
             row["batch"].append((time.perf_counter() - start) * 1000 * 1000 / len(timed))
     for row in rows:
-        row[f"ms/image (batch 1)"] = float(np.median(row.pop("batch1")))
+        row["ms/image (batch 1)"] = float(np.median(row.pop("batch1")))
         row[f"ms/1000 (batch {batch_size})"] = float(np.median(row.pop("batch")))
         row["for"] = PURPOSE.get(row["format"], "")
     return pd.DataFrame(rows)

@@ -18,14 +18,14 @@ from pathlib import Path
 from . import import_tensorflow_quietly
 
 import_tensorflow_quietly()
-import keras  # noqa: E402
+import keras
 import numpy as np
 import pandas as pd
 
 from . import config, results
+from .checks import check_choice, check_positive_ints, is_int, is_real, is_real_positive
 from .data import Splits, one_hot, sha256
 from .files import atomic_write
-from .checks import check_choice, check_positive_ints, is_int, is_real, is_real_positive
 from .models import uses_one_hot
 
 MONITORS = ("val_loss", "val_accuracy")
@@ -303,7 +303,8 @@ def _check_train_args(name, epochs, batch_size, patience, monitor, verbose) -> N
     _check_name(name)
     check_positive_ints(epochs=epochs, batch_size=batch_size)
     if patience is not None and (not is_int(patience) or patience < 0):
-        raise ValueError(f"patience={patience!r} is not valid; use a non-negative integer, or None for no early stopping")
+        raise ValueError(f"patience={patience!r} is not valid; use a non-negative integer, "
+                         "or None for no early stopping")
     check_choice("monitor", monitor, MONITORS)
     if verbose not in (0, 1):
         raise ValueError(f"verbose={verbose!r} is not valid; use 1 (one line an epoch) or 0 (silent)")
@@ -485,7 +486,8 @@ class Sweep(dict):
 
     def __repr__(self) -> str:
         best = self.best() if self else None
-        return f"Sweep({len(self)} runs" + (f", best {best.name!r} val_accuracy={best.val_accuracy:.4f})" if best else ")")
+        best_part = f", best {best.name!r} val_accuracy={best.val_accuracy:.4f}" if best else ""
+        return f"Sweep({len(self)} runs{best_part})"
 
 
 def sweep(build, data: Splits, settings: dict, *, name: str, notebook: str | None = None, seed: int | None = None,
@@ -509,7 +511,8 @@ def sweep(build, data: Splits, settings: dict, *, name: str, notebook: str | Non
         Defaults for ``train`` shared by every run (``epochs=20``, ``batch_size=256``…).
     """
     if not isinstance(settings, dict) or not settings or not all(isinstance(v, dict) for v in settings.values()):
-        raise ValueError("settings must be a non-empty dict of label -> dict of options, e.g. {'64': {'hidden': (64,)}}")
+        raise ValueError("settings must be a non-empty dict of label -> dict of options, "
+                         "e.g. {'64': {'hidden': (64,)}}")
     import inspect
 
     parameters = inspect.signature(train).parameters
@@ -537,7 +540,8 @@ def sweep(build, data: Splits, settings: dict, *, name: str, notebook: str | Non
                             verbose=0, config_record=described, **fit)
         if progress:
             r = runs[label]
-            print(f"{r.name:<34} val_accuracy {r.val_accuracy:.4f}  {r.epochs:>3} epochs  {r.seconds:6.1f} s", flush=True)
+            print(f"{r.name:<34} val_accuracy {r.val_accuracy:.4f}  {r.epochs:>3} epochs  {r.seconds:6.1f} s",
+                  flush=True)
     return runs
 
 

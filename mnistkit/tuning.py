@@ -21,8 +21,8 @@ import keras_tuner as kt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from . import config  # noqa: E402
-from .data import Splits  # noqa: E402
 from .checks import check_choice, check_plain_name  # noqa: E402
+from .data import Splits  # noqa: E402
 from .models import build_mlp  # noqa: E402
 from .training import split_batches  # noqa: E402
 
@@ -180,7 +180,8 @@ def is_tuner_project(folder: str | Path) -> bool:
         _TUNER_FILES.match(entry.name) for entry in folder.iterdir())
 
 
-def search(tuner: kt.Tuner, data: Splits, *, epochs: int = 10, batch_size: int = 256, patience: int = 3) -> pd.DataFrame:
+def search(tuner: kt.Tuner, data: Splits, *, epochs: int = 10, batch_size: int = 256,
+           patience: int = 3) -> pd.DataFrame:
     """Run ``tuner.search`` on the training split, validated on the validation split; return ``trials_table``.
 
     Each trial stops early after ``patience`` epochs without a better validation loss. Prints nothing

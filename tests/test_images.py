@@ -213,7 +213,8 @@ def test_models_that_are_not_digit_classifiers_are_refused(tmp_path):
     Image.fromarray((digit * 255).astype(np.uint8)).save(tmp_path / "seven.png")
     with pytest.raises(ValueError, match="not probabilities.*activation='softmax'"):
         images.predict_files(logits, [tmp_path / "seven.png"])
-    five = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(5, activation="softmax")])
+    five = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),
+                             keras.layers.Dense(5, activation="softmax")])
     with pytest.raises(deploy.ModelLoadError, match=r"maps \(28, 28\) to \(5,\)"):
         deploy.check_classifier(five)
     five.save(tmp_path / "five.keras")

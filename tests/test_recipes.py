@@ -1,8 +1,8 @@
 import keras
 import pytest
+from synthetic import tiny_splits
 
 from mnistkit import recipes
-from synthetic import tiny_splits
 
 ALL = {name: value for name, value in vars(recipes).items() if isinstance(value, recipes.Recipe)}
 

@@ -11,9 +11,10 @@ from mnistkit import results
 
 def test_records_round_trip_and_leaderboard_sorts_by_validation(tmp_path):
     log = tmp_path / "experiments.jsonl"
-    results.append_record({"notebook": "02_baseline", "name": "a", "val_accuracy": 0.91, "test_accuracy": 0.99}, path=log)
-    results.append_record({"notebook": "03_architectures", "name": "b", "val_accuracy": 0.97, "test_accuracy": 0.90}, path=log)
-    results.append_record({"notebook": "02_baseline", "name": "c", "val_accuracy": 0.95, "config": {"lr": 1e-3}}, path=log)
+    for record in ({"notebook": "02_baseline", "name": "a", "val_accuracy": 0.91, "test_accuracy": 0.99},
+                   {"notebook": "03_architectures", "name": "b", "val_accuracy": 0.97, "test_accuracy": 0.90},
+                   {"notebook": "02_baseline", "name": "c", "val_accuracy": 0.95, "config": {"lr": 1e-3}}):
+        results.append_record(record, path=log)
     board = results.leaderboard(path=log)
     assert list(board["name"]) == ["b", "c", "a"]  # validation decides, not test
     assert list(board.columns[:4]) == ["notebook", "name", "val_accuracy", "test_accuracy"]
@@ -72,7 +73,8 @@ def test_latest_runs_take_the_newest_per_seed_of_the_same_model_only(tmp_path):
     newest = results.latest_runs("cnn", params=200, epochs=12, path=log)
     assert newest["test_accuracy"].to_dict() == {42: 0.996}          # older sizes and the MLP left out
     assert results.latest_runs("cnn", path=log)["test_accuracy"].to_dict() == {43: 0.992, 42: 0.996}
-    assert results.latest_runs("cnn", params=100, epochs=10, path=log)["test_accuracy"].to_dict() == {42: 0.99, 43: 0.991}
+    latest = results.latest_runs("cnn", params=100, epochs=10, path=log)
+    assert latest["test_accuracy"].to_dict() == {42: 0.99, 43: 0.991}
     assert results.latest_runs("cnn", path=tmp_path / "none.jsonl").empty
 
 

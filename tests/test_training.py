@@ -1,9 +1,9 @@
 import keras
 import numpy as np
 import pytest
+from synthetic import tiny_splits
 
 from mnistkit import models, results, training
-from synthetic import tiny_splits
 
 
 def fit(tmp_path, seed=3, **kw):
@@ -50,7 +50,7 @@ def test_early_stopping_restores_the_best_epoch(tmp_path):
 
 def test_one_line_an_epoch(tmp_path, capsys):
     fit(tmp_path, verbose=1)
-    lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("epoch")]
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch")]
     assert len(lines) == 3 and "val_accuracy" in lines[0] and lines[0].endswith(" s")
 
 
@@ -100,7 +100,9 @@ def test_set_seed_rejects_non_integers():
 def test_cosine_schedule_warms_up_then_anneals():
     import keras
     schedule = training.cosine_schedule(1e-2, epochs=10, train_size=1000, batch_size=100, warmup_fraction=0.2)
-    rate = lambda step: float(keras.ops.convert_to_numpy(schedule(step)))
+    def rate(step):
+        return float(keras.ops.convert_to_numpy(schedule(step)))
+
     assert rate(0) == pytest.approx(4e-4) and rate(20) == pytest.approx(1e-2, rel=1e-3)
     assert rate(60) < rate(20) and rate(99) < 1e-4
     plain = training.cosine_schedule(1e-2, epochs=10, train_size=1000, batch_size=100)
@@ -123,7 +125,8 @@ def test_a_log_failure_after_training_keeps_the_model_and_says_where(tmp_path, m
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(results, "append_record", full_disk)
-    with pytest.raises(results.LogError, match="No space left on device; the trained model's best epoch is saved") as err:
+    message = "No space left on device; the trained model's best epoch is saved"
+    with pytest.raises(results.LogError, match=message) as err:
         fit(tmp_path)
     assert err.value.run.model is not None and err.value.run.checkpoint.exists()
 

@@ -1,9 +1,9 @@
 import keras_tuner as kt
 import numpy as np
 import pytest
+from synthetic import tiny_splits
 
 from mnistkit import tuning
-from synthetic import tiny_splits
 
 
 def test_hypermodel_builds_from_default_hyperparameters_and_fits_one_step():

@@ -203,11 +203,21 @@ def plot_schedule(schedule, *, steps: int, steps_per_epoch: int | None = None, t
     return fig
 
 
-def plot_accuracy_vs_params(table, *, x="params", y="val_accuracy", label=None, logx=True, ax=None) -> Figure:
-    """Scatter of accuracy against model size (or seconds), one labelled point per row of ``table``."""
+def plot_accuracy_vs_params(table, *, x="params", y="val_accuracy", label=None, hue=None, logx=True,
+                            ax=None) -> Figure:
+    """Scatter of accuracy against model size (or seconds), one labelled point per row of ``table``.
+
+    ``hue`` names a column (e.g. the model family, ``"CNN"`` or ``"MLP"``) whose values get their own colours and
+    a legend; drawn with seaborn's ``scatterplot``."""
+    import seaborn as sns
+
+    if hue is not None and hue not in table.columns:
+        raise ValueError(f"hue={hue!r} is not a column; choose one of: {', '.join(map(str, table.columns))}")
     fig, (ax,) = _figure(size=(6.5, 4.2), ax=ax)
     names = table.index if label is None else table[label]
-    ax.scatter(table[x], table[y], color="C0")
+    sns.scatterplot(x=table[x].to_numpy(), y=table[y].to_numpy(), ax=ax, s=40,
+                    hue=None if hue is None else table[hue].astype(str).to_numpy(),
+                    color=None if hue is not None else "C0", legend=hue is not None)
     for name, xv, yv in zip(names, table[x], table[y]):
         ax.annotate(str(name), (xv, yv), textcoords="offset points", xytext=(4, 3), fontsize=8)
     ax.set(xscale="log" if logx else "linear", xlabel=x, ylabel=y, title=f"{y} vs {x}")
@@ -224,15 +234,15 @@ def plot_bars(series, *, xlabel="", ylabel="", title="", logy=False, ax=None) ->
     return fig
 
 
-def plot_pareto(table, *, x="params", y="test_accuracy", ax=None) -> Figure:
-    """Accuracy against size (log x), each model labelled, with the Pareto front drawn as a step line."""
+def plot_pareto(table, *, x="params", y="test_accuracy", hue=None, ax=None) -> Figure:
+    """Accuracy against size (log x), each model labelled (coloured by the ``hue`` column, if given), with the
+    Pareto front drawn as a step line."""
     from .evaluate import pareto_front
 
-    fig = plot_accuracy_vs_params(table, x=x, y=y, ax=ax)
-    ax = fig.axes[0] if ax is None else ax
+    fig = plot_accuracy_vs_params(table, x=x, y=y, hue=hue, ax=ax)
+    ax = fig.axes[0] if ax is None else np.atleast_1d(np.asarray(ax, dtype=object))[0]
     front = table[pareto_front(table[x], table[y])].sort_values(x)
-    ax.step(front[x], front[y], where="post", color="C3", lw=1.2, label="Pareto front")
-    ax.scatter(front[x], front[y], color="C3", zorder=3)
+    ax.step(front[x], front[y], where="post", color="gray", lw=1.2, ls="--", label="Pareto front", zorder=1)
     ax.legend(loc="lower right")
     return fig
 
@@ -255,7 +265,8 @@ def plot_confusion_difference(y_true, pred_a, pred_b, *, labels=("A", "B"), ax=N
     """Confusion matrix of B minus that of A, off the diagonal: blue cells are confusions B makes less often."""
     from sklearn.metrics import confusion_matrix
 
-    diff = (confusion_matrix(y_true, pred_b, labels=list(DIGITS)) - confusion_matrix(y_true, pred_a, labels=list(DIGITS)))
+    labels = list(DIGITS)
+    diff = confusion_matrix(y_true, pred_b, labels=labels) - confusion_matrix(y_true, pred_a, labels=labels)
     np.fill_diagonal(diff, 0)
     fig, (ax,) = _figure(size=(6.5, 5.5), ax=ax)
     limit = max(1, int(np.abs(diff).max()))

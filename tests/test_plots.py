@@ -88,3 +88,16 @@ def test_plot_schedule_draws_the_rate_keras_would_use():
         plots.plot_schedule(schedule, steps=0)
     with pytest.raises(ValueError, match="not a learning-rate schedule"):
         plots.plot_schedule(0.01, steps=10)
+
+
+def test_a_hue_column_colours_each_family_and_names_it_in_the_legend():
+    import pandas as pd
+    from matplotlib.colors import to_hex
+    table = pd.DataFrame({"params": [10, 100, 1000, 5000], "test_accuracy": [0.9, 0.95, 0.99, 0.98],
+                          "family": ["MLP", "MLP", "CNN", "CNN"]}, index=list("abcd"))
+    ax = plots.plot_pareto(table, hue="family").axes[0]
+    colours = [to_hex(c) for c in ax.collections[0].get_facecolors()]
+    assert colours[0] == colours[1] != colours[2] == colours[3]
+    assert {"MLP", "CNN", "Pareto front"} <= {t.get_text() for t in ax.get_legend().get_texts()}
+    with pytest.raises(ValueError, match="choose one of: params, test_accuracy, family"):
+        plots.plot_accuracy_vs_params(table, hue="kind")

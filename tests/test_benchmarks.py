@@ -9,17 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mnistkit import data
-
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
-
-
-@pytest.fixture
-def needs_mnist():
-    try:
-        data.load_mnist(sources=("path", "cache", "keras-cache"))
-    except data.MnistDataError:
-        pytest.skip("MNIST is not fetched yet (run: python -m mnistkit fetch)")
 
 
 def run(script, out, tmp_path):
@@ -30,7 +20,8 @@ def run(script, out, tmp_path):
     return done.stdout, json.loads(out.read_text())
 
 
-def test_time_to_accuracy_smoke(tmp_path, needs_mnist):
+@pytest.mark.benchmark
+def test_time_to_accuracy_smoke(tmp_path, mnist):
     stdout, result = run("time_to_accuracy.py", tmp_path / "tta.json", tmp_path)
     assert "seconds to 99.2%" in stdout and "ratio (a)/(b)" in stdout
     assert [r["recipe"] for r in result["recipes"]] == ["keras-io mnist_convnet", "mnistkit FAST_CNN"]
@@ -40,7 +31,8 @@ def test_time_to_accuracy_smoke(tmp_path, needs_mnist):
     assert "34,826" in stdout and "29,658" in stdout
 
 
-def test_throughput_smoke(tmp_path, needs_mnist):
+@pytest.mark.benchmark
+def test_throughput_smoke(tmp_path, mnist):
     stdout, result = run("throughput.py", tmp_path / "tp.json", tmp_path)
     assert "FLOP bound" in stdout and "x plain" in stdout
     for kind in ("mlp", "cnn"):
@@ -50,7 +42,8 @@ def test_throughput_smoke(tmp_path, needs_mnist):
         assert result["models"][kind]["flop_bound_samples_per_s"] > rows[0]["samples_per_s"]
 
 
-def test_input_pipeline_smoke(tmp_path, needs_mnist):
+@pytest.mark.benchmark
+def test_input_pipeline_smoke(tmp_path, mnist):
     stdout, result = run("input_pipeline.py", tmp_path / "pipeline.json", tmp_path)
     assert "idle CPU-s/epoch" in stdout and "vs numpy" in stdout
     assert [m["model"] for m in result["models"]] == ["modern CNN (07)", "MLP 256-128 (03)"]
@@ -61,7 +54,8 @@ def test_input_pipeline_smoke(tmp_path, needs_mnist):
         assert all(r["epochs_timed"] == 1 and r["seconds"] > 0 for r in rows)  # 2 epochs, the first untimed
 
 
-def test_modern_cnn_variants_smoke(tmp_path, needs_mnist):
+@pytest.mark.benchmark
+def test_modern_cnn_variants_smoke(tmp_path, mnist):
     stdout, result = run("modern_cnn_variants.py", tmp_path / "variants.json", tmp_path)
     rows = result["variants"]
     assert [r["variant"] for r in rows] == ["recipe", "Keras layers", "Keras layers + zoom 0.1", "elastic alpha 20",
@@ -84,7 +78,8 @@ def test_modern_cnn_variants_smoke(tmp_path, needs_mnist):
     assert "test-time augmentation" in stdout and "878,842" in stdout
 
 
-def test_seed_ensemble_smoke(tmp_path, needs_mnist):
+@pytest.mark.benchmark
+def test_seed_ensemble_smoke(tmp_path, mnist):
     stdout, result = run("seed_ensemble.py", tmp_path / "ensemble.json", tmp_path)
     assert [r["seed"] for r in result["seeds"]] == [42, 43, 44]  # 07's seed, then 08's two
     assert all(r["params"] == 878_842 and r["epochs"] == 1 for r in result["seeds"])  # mnistkit.recipes.MODERN_CNN

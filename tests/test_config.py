@@ -60,3 +60,30 @@ def test_artifacts_go_to_the_project_folder_not_the_install_location(monkeypatch
     assert config.artifacts_dir("full") == tmp_path / "project" / "artifacts" / "full"
     monkeypatch.chdir(tmp_path)  # no notebooks/ above: the working directory itself
     assert config.artifacts_dir("quick") == tmp_path / "artifacts" / "quick"
+
+
+@pytest.mark.slow
+def test_a_non_editable_install_writes_artifacts_where_the_user_works(tmp_path):
+    """pip install (not -e) puts mnistkit in site-packages; its artifacts must still land in the user's folder."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root, source = Path(__file__).resolve().parent.parent, tmp_path / "source"
+    site, work = tmp_path / "site", tmp_path / "work"
+    work.mkdir()
+    shutil.copytree(root / "mnistkit", source / "mnistkit", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("setup.cfg", "pyproject.toml", "README.md"):
+        shutil.copy(root / name, source / name)  # a copy: building writes build/ beside the sources
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--target", str(site), str(source)], check=True, capture_output=True, cwd=tmp_path, timeout=300)
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    env.pop("MNISTKIT_ARTIFACTS", None)
+    code = "import mnistkit, mnistkit.config as c; print(mnistkit.__file__); print(c.artifacts_dir('full'))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=work, env=env,
+                          timeout=120, check=True)
+    installed_at, artifacts = done.stdout.split()
+    assert Path(installed_at).is_relative_to(site)  # the installed copy, not this checkout
+    assert Path(artifacts) == work / "artifacts" / "full"

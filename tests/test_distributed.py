@@ -1,14 +1,11 @@
 """keras-tuner's chief/worker engine on loopback only (127.0.0.1), with a tiny budget."""
 import pytest
 
-from mnistkit import data, distributed
+from mnistkit import distributed
 
 
-def test_chief_and_two_workers_share_the_trials(tmp_path):
-    try:
-        data.load_mnist(sources=("path", "cache", "keras-cache"))
-    except data.MnistDataError:
-        pytest.skip("MNIST is not fetched yet (run: python -m mnistkit fetch)")
+@pytest.mark.distributed
+def test_chief_and_two_workers_share_the_trials(tmp_path, mnist):
     messages = []
     table = distributed.run_search(workers=2, host="127.0.0.1", tuner="random", max_trials=8, epochs=1,
                                    train_size=600, directory=tmp_path, log=messages.append)
@@ -45,7 +42,8 @@ def processes_mentioning(text):
     return found
 
 
-def test_ctrl_c_stops_the_chief_and_every_worker(tmp_path):
+@pytest.mark.distributed
+def test_ctrl_c_stops_the_chief_and_every_worker(tmp_path, mnist):
     import os
     import signal
     import subprocess
@@ -54,10 +52,6 @@ def test_ctrl_c_stops_the_chief_and_every_worker(tmp_path):
     from pathlib import Path
     if not Path("/proc/self/cmdline").exists():
         pytest.skip("needs /proc to find the child processes")
-    try:
-        data.load_mnist(sources=("path", "cache", "keras-cache"))
-    except data.MnistDataError:
-        pytest.skip("MNIST is not fetched yet (run: python -m mnistkit fetch)")
     proc = subprocess.Popen([sys.executable, "-m", "mnistkit", "tune", "--workers", "2", "--max-trials", "50",
                              "--epochs", "3", "--train-size", "2000", "--directory", str(tmp_path)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,

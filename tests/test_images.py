@@ -10,13 +10,6 @@ from PIL import Image
 from mnistkit import data, images
 
 
-def mnist_or_skip():
-    try:
-        return data.load_mnist(sources=("path", "cache", "keras-cache"))
-    except data.MnistDataError:
-        pytest.skip("MNIST is not fetched yet (run: python -m mnistkit fetch)")
-
-
 def synthetic_digit(size=60, thickness=6):
     """A dark '7' on white paper."""
     img = np.ones((size, size), np.float32)
@@ -53,8 +46,8 @@ def test_blank_and_malformed_images_are_refused():
         images.to_mnist(np.ones((4, 4, 3)))
 
 
-def test_mnist_digits_survive_preprocessing():
-    (_, _), (x_test, _) = mnist_or_skip()
+def test_mnist_digits_survive_preprocessing(mnist):
+    (_, _), (x_test, _) = mnist
     for x in x_test[:50]:
         x = x.astype(np.float32) / 255
         again = images.to_mnist(x)
@@ -62,10 +55,10 @@ def test_mnist_digits_survive_preprocessing():
 
 
 @pytest.fixture(scope="module")
-def small_cnn(tmp_path_factory):
+def small_cnn(tmp_path_factory, mnist):
     """A small CNN trained for a few seconds on real MNIST, saved as .keras: with mnistkit's augmentation layer
     and a learning-rate schedule, as the notebooks save their best models."""
-    (x, y), (x_test, y_test) = mnist_or_skip()
+    (x, y), (x_test, y_test) = mnist
     from mnistkit import models, training
     training.set_seed(0)
     schedule = training.cosine_schedule(1e-3, epochs=2, train_size=12_000, batch_size=128)

@@ -1,7 +1,7 @@
-"""The finalists' recipes: how notebooks 02-07 build and train the models that notebook 08 compares.
+"""The finalists' recipes, for notebook 08's fallback and the benchmarks: what 02-07 build as Keras layers.
 
-Notebooks 05 and 07 train their best models from these recipes (and show them), and notebook 08
-rebuilds any finalist whose saved model it cannot find from the same recipe, so 08 also runs on its own.
+Notebook 08 trains any finalist whose saved model it cannot find from its recipe, so it also runs on its own;
+``benchmarks/`` builds its variants from them. The notebooks write their models as layers themselves.
 """
 from __future__ import annotations
 
@@ -104,14 +104,7 @@ def load_or_train(recipe: Recipe, data: Splits, *, path, epochs: int, seed: int,
 # notebook 06 saves the tuned model; without it, notebook 08 stands in the search space's default point
 TUNED_STANDIN = Recipe("tuned-mlp", "06_tuning", "mlp", {"hidden": (32,)}, epochs=30, learning_rate=5e-3, patience=4)
 
-# notebook 07: sized for a 2-core CPU. A 5x5 stride-2 stem takes the 28x28 image to 14x14 at once: layers at full
-# resolution cost far more time here than their multiply-adds suggest (memory traffic), and the time saved pays for
-# 96, 192 and 384 filters at 14x14, 7x7 and 3x3. Each step was chosen on validation with each of 07/08's seeds
-# (benchmarks/modern_cnn_variants.py, seeds 42, 43, 44 on split 42): a third block (then 256 filters at 3x3, about
-# a third more seconds) gave 0.9950, 0.9952, 0.9954 against 0.9946, 0.9942, 0.9936 without it; then one and a half
-# times the width (stem 48, not 32; 96-192-384, not 64-128-256; about 1.8 times the seconds) gave 0.9956, 0.9956,
-# 0.9962. Twelve epochs keep three seeds of it (07 trains one, 08 two) inside the series' 45-minute budget on the
-# 2-core machine; 07 prints its seconds and accuracy.
+# notebook 07's modern CNN; why this shape: benchmarks/README.md
 MODERN_CNN = Recipe("modern-cnn", "07_cnn", "cnn",
                     {"stem": 48, "filters": (96, 192, 384), "padding": "same", "batch_norm": True, "dropout": 0.1},
                     epochs=12, batch_size=256, learning_rate=4e-3, cosine=True, warmup_fraction=0.2,
@@ -121,9 +114,7 @@ COMPACT_CNN = Recipe("compact-cnn", "07_cnn", "cnn",
                       "global_pool": True},
                      epochs=15, batch_size=256, learning_rate=6e-3, cosine=True, warmup_fraction=0.2,
                      augment={"shift": 0.08, "rotation": 0.03}, patience=None)
-# benchmarks/time_to_accuracy.py: the quickest way found here to 99.2 %: a stride-2 stem (as in MODERN_CNN) and one
-# convolution per block (a second 64-filter convolution cost more seconds than it saved epochs), a short one-cycle,
-# fast-moving batch norm and batch 128 (twice the optimizer steps of batch 256 in the same three epochs)
+# benchmarks/time_to_accuracy.py's quick CNN (used there only)
 FAST_CNN = Recipe("fast-cnn", "benchmark", "cnn",
                   {"stem": 16, "filters": (32, 64), "padding": "same", "batch_norm": True, "bn_momentum": 0.9},
                   epochs=3, batch_size=128, learning_rate=5e-3, cosine=True, warmup_fraction=0.25, patience=None)

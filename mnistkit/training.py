@@ -43,13 +43,10 @@ def set_seed(seed: int) -> None:
 
 
 def batches(x, y, *, batch_size: int = 256, shuffle: bool = True, seed: int | None = None):
-    """``(x, y)`` in batches, as a ``tf.data.Dataset`` with fixed buffers (autotuning off): what ``train`` fits on.
+    """``(x, y)`` in batches, as a ``tf.data.Dataset`` with fixed buffers (autotuning off): what ``fit`` is given.
 
-    Given NumPy arrays, Keras builds its own ``tf.data`` pipeline with autotuned buffers. On a 2-core CPU that
-    autotuning stalled the whole process in most epochs (both cores idle for seconds at a time, epochs up to
-    twice as long; ``benchmarks/input_pipeline.py`` measures it). Here nothing is tuned: the indices are shuffled
-    (seeded, a new order each epoch), each batch is one gather, and one batch is prepared while the model trains.
-    Side by side, a validation pass included, even a small MLP's epochs are no slower than from NumPy arrays.
+    The indices are shuffled (seeded, a new order each epoch), each batch is one gather, and one batch is prepared
+    while the model trains. Autotuning is off because it stalls a 2-core CPU (``benchmarks/input_pipeline.py``).
     """
     import tensorflow as tf
 

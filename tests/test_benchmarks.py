@@ -34,12 +34,11 @@ def test_time_to_accuracy_smoke(tmp_path, mnist):
 @pytest.mark.benchmark
 def test_throughput_smoke(tmp_path, mnist):
     stdout, result = run("throughput.py", tmp_path / "tp.json", tmp_path)
-    assert "FLOP bound" in stdout and "x plain" in stdout
-    for kind in ("mlp", "cnn"):
-        rows = result["models"][kind]["results"]
-        assert rows[0]["setting"].startswith("plain model.fit") and all(r["samples_per_s"] > 0 for r in rows)
-        assert [r.get("policy") for r in rows][-2:] == [None, "mixed_bfloat16"]  # oneDNN off, then bfloat16
-        assert result["models"][kind]["flop_bound_samples_per_s"] > rows[0]["samples_per_s"]
+    assert "FLOP bound" in stdout and "x plain" in stdout and list(result["models"]) == ["mlp"]
+    rows = result["models"]["mlp"]["results"]
+    assert rows[0]["setting"].startswith("plain model.fit") and all(r["samples_per_s"] > 0 for r in rows)
+    assert [r.get("policy") for r in rows][-2:] == [None, "mixed_bfloat16"]  # oneDNN off, then bfloat16
+    assert result["models"]["mlp"]["flop_bound_samples_per_s"] > rows[0]["samples_per_s"]
 
 
 @pytest.mark.benchmark
@@ -57,25 +56,20 @@ def test_input_pipeline_smoke(tmp_path, mnist):
 @pytest.mark.benchmark
 def test_modern_cnn_variants_smoke(tmp_path, mnist):
     stdout, result = run("modern_cnn_variants.py", tmp_path / "variants.json", tmp_path)
-    rows = result["variants"]
-    assert [r["variant"] for r in rows] == ["recipe", "Keras layers", "Keras layers + zoom 0.1", "elastic alpha 20",
-                                           "elastic alpha 34", "2/3 width 64-128-256", "2 blocks 64-128",
-                                           "2 convs in block 2", "pool padding same", "label smoothing 0.1",
-                                           "AdamW wd 0.05", "SGD nesterov 0.1", "batch 128", "2x epochs",
-                                           "2x epochs, more regularization", "bfloat16", "bfloat16, 18 epochs"]
-    assert all(r["epochs"] == 1 for r in rows)
-    # mnistkit.recipes.MODERN_CNN, but for the narrower, shallower, deeper net and the padded pooling (4x4 and 2x2
-    # maps: a 2x2x384 flatten into the classifier instead of 1x1x384)
-    assert [r["params"] for r in rows] == [878_842] * 5 + [392_362, 105_386, 1_211_386, 890_362] + [878_842] * 8
-    assert [r["batch_size"] for r in rows] == [256] * 12 + [128] + [256] * 4
-    # the two bfloat16 variants train in mixed precision, the others in float32 (the policy is put back: see below)
-    assert [r["policy"] for r in rows] == ["float32"] * 15 + ["mixed_bfloat16"] * 2
-    for r in rows:
+    variants = load_benchmark("modern_cnn_variants")
+    rows = {r["variant"]: r for r in result["variants"]}
+    assert tuple(rows) == variants.SMOKE_VARIANTS and all(r["epochs"] == 1 for r in rows.values())
+    # the recipe is mnistkit.recipes.MODERN_CNN; the two-block variant is smaller; bfloat16 changes no weights
+    assert rows["recipe"]["params"] == rows["bfloat16"]["params"] > rows["2 blocks 64-128"]["params"] > 0
+    # bfloat16 trains in mixed precision, the others in float32 (the policy is put back: see below)
+    assert {name: r["policy"] for name, r in rows.items()} == {
+        "recipe": "float32", "2 blocks 64-128": "float32", "bfloat16": "mixed_bfloat16"}
+    for name, r in rows.items():
         accuracies = [v for k, v in r.items() if k.endswith("_accuracy")]
         # final weights, EMA x2, and for the recipe test-time augmentation x2 (each on val and test)
-        assert len(accuracies) == 2 + 4 + (4 if r["variant"] == "recipe" else 0)
+        assert len(accuracies) == 2 + 4 + (4 if name == "recipe" else 0)
         assert all(0 <= a <= 1 for a in accuracies)
-    assert "test-time augmentation" in stdout and "878,842" in stdout
+    assert "test-time augmentation" in stdout and f"{rows['recipe']['params']:,}" in stdout
 
 
 @pytest.mark.benchmark
@@ -88,7 +82,7 @@ def test_seed_ensemble_smoke(tmp_path, mnist):
     assert all(0 <= a <= 1 for a in accuracies)
     assert result["ensemble"]["seconds"] == pytest.approx(sum(r["seconds"] for r in result["seeds"]))
     test = result["mcnemar_seed42_vs_ensemble"]
-    assert test["a_only"] + test["b_only"] + test["both_right"] + test["both_wrong"] == 10_000
+    assert test["a_only"] + test["b_only"] + test["both_right"] + test["both_wrong"] == result["test_images"]
     assert "ensemble of the three" in stdout and "McNemar on test" in stdout
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mnistkit import data, results
+from mnistkit import results
 from mnistkit.notebooks import notebook_paths
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -30,13 +30,10 @@ def test_every_your_turn_setting_is_used_below_it(path):
 
 
 def quick_notebook(name: str, tmp_path, monkeypatch):
-    """The notebook ``name`` and a client to run its cells in the quick profile, logging under ``tmp_path``."""
+    """The notebook ``name`` and a client to run its cells in the quick profile, logging under ``tmp_path``
+    (callers take the ``mnist`` fixture: these runs need the data)."""
     from nbclient import NotebookClient
 
-    try:
-        data.load_mnist(sources=("path", "cache", "keras-cache"))
-    except data.MnistDataError:
-        pytest.skip("MNIST is not fetched yet (run: python -m mnistkit fetch)")
     monkeypatch.setenv("MNISTKIT_PROFILE", "quick")
     monkeypatch.setenv("MNISTKIT_ARTIFACTS", str(tmp_path))
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
@@ -44,7 +41,8 @@ def quick_notebook(name: str, tmp_path, monkeypatch):
     return nb, client
 
 
-def test_learner_rerun_of_your_turn_reaches_the_leaderboard(tmp_path, monkeypatch):
+@pytest.mark.slow
+def test_learner_rerun_of_your_turn_reaches_the_leaderboard(tmp_path, monkeypatch, mnist):
     nb, client = quick_notebook("02_baseline.ipynb", tmp_path, monkeypatch)
     i = your_turn_index(nb)
     with client.setup_kernel():
@@ -82,7 +80,8 @@ def test_the_committed_predict_demo_shows_a_digit_for_every_file():
 
 
 
-def test_learner_edit_of_07s_cnn_layers_reaches_the_leaderboard(tmp_path, monkeypatch):
+@pytest.mark.slow
+def test_learner_edit_of_07s_cnn_layers_reaches_the_leaderboard(tmp_path, monkeypatch, mnist):
     """07's Your turn: change the layers, rerun the two cells (after the cells that define what they use), and the
     run is on the leaderboard that 08 reads."""
     nb, client = quick_notebook("07_cnn.ipynb", tmp_path, monkeypatch)
@@ -149,3 +148,34 @@ def test_09s_committed_serve_demo_answers_the_test_digit():
     answer = re.search(r"true digit (\d), served digit (\d), probability [\d.]+%, image the model saw: \(28, 28\)",
                        shown)
     assert answer and answer.group(1) == answer.group(2), shown
+
+
+def exercises(path: Path) -> dict[int, str]:
+    """A lesson's numbered exercises as {number: text}, without the solution times the list also carries."""
+    cells = [c.source for c in nbformat.read(path, as_version=4).cells
+             if c.cell_type == "markdown" and c.source.startswith("## Exercises")]
+    assert len(cells) == 1, "one '## Exercises' cell"
+    body = re.sub(r"\n\nWorked solutions.*$", "", cells[0].split("\n", 1)[1], flags=re.S)
+    items = re.split(r"\n(?=\d+\. \*)", body)
+    return {int(item.split(".")[0]): re.sub(r" \(worked solution: about .*?\)$", "", item.split(". ", 1)[1], flags=re.S)
+            for item in items}
+
+
+@pytest.mark.parametrize("path", notebook_paths(NOTEBOOKS), ids=lambda p: p.stem)
+def test_every_exercise_has_a_worked_solution_that_quotes_it(path):
+    """Each numbered exercise of a lesson has its '## Exercise N' section in notebooks/solutions/, quoting the
+    exercise as the lesson words it now (make test runs those notebooks, so every solution also runs)."""
+    wanted = exercises(path)
+    assert list(wanted) == list(range(1, len(wanted) + 1))
+    solutions = NOTEBOOKS / "solutions" / f"{path.stem}_solutions.ipynb"
+    assert solutions.is_file(), f"no {solutions.name}"
+    cells = nbformat.read(solutions, as_version=4).cells
+    quoted = {}
+    for i, cell in enumerate(cells):
+        heading = re.match(r"## Exercise (\d+)\b", cell.source)
+        if heading:
+            text = cell.source if "\n>" in cell.source else cells[i + 1].source
+            quoted[int(heading.group(1))] = " ".join(line[1:] for line in text.split("\n") if line.startswith(">"))
+    assert list(quoted) == list(wanted)
+    for number, text in wanted.items():
+        assert quoted[number].split() == text.split(), f"exercise {number}: the solution quotes another wording"

@@ -1,6 +1,7 @@
 """Command line: ``python -m mnistkit fetch``.
 
 fetch          fetch and verify MNIST into the cache, showing each source tried; one summary line.
+doctor         check versions, data, hardware and disk, and predict each notebook's wall time on this machine.
 predict        print the digit and confidence for each image file (PNG, JPEG, any size, either polarity).
 serve          a local web page: draw a digit, see the ten probabilities as you draw.
 tune           a distributed keras-tuner search: a chief and N workers on this machine.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from .serve import add_arguments as add_serve_arguments
 from .serve import main as serve_main
@@ -47,11 +49,21 @@ def _fetch(args) -> int:
     return 0
 
 
+def _doctor(args) -> int:
+    from . import doctor
+
+    if args.calibrate is None:
+        return doctor.report()
+    pairs = dict(item.partition("=")[::2] for item in args.calibrate)
+    timings = doctor.calibrate(pairs, notebooks=Path(args.notebooks))
+    print(f"wrote {doctor.TIMINGS}: probe {timings['probe_s']} s on {timings['machine']}, "
+          + ", ".join(f"{prof} {len(times)} notebooks" for prof, times in timings["wall_s"].items()))
+    return 0
+
+
 def _run_notebooks(args) -> int:
     from . import config
     from .notebooks import execute_notebook, notebook_paths
-
-    from pathlib import Path
 
     if not Path(args.folder).is_dir():
         raise ValueError(f"{args.folder} is not a folder; give the folder of the notebooks (default: notebooks)")
@@ -128,8 +140,6 @@ def _tune(args) -> int:
 
 
 def _tune_node(args) -> int:
-    from pathlib import Path
-
     from .distributed import run_node
 
     run_node(directory=Path(args.directory), project=args.project, tuner=args.tuner, max_trials=args.max_trials,
@@ -197,11 +207,17 @@ def build_parser() -> argparse.ArgumentParser:
     fetch = sub.add_parser("fetch", help="fetch and verify MNIST into the cache")
     fetch.add_argument("--path", help="an mnist.npz or a folder with the four IDX files (default: MNISTKIT_DATA)")
     fetch.set_defaults(func=_fetch)
+    doctor = sub.add_parser("doctor", help="is this machine ready? versions, data, hardware, predicted wall times")
+    doctor.add_argument("--calibrate", nargs="+", metavar="PROFILE=LOG",
+                        help="maintainers: rewrite timings.json from run-notebooks logs measured on this machine")
+    doctor.add_argument("--notebooks", default="notebooks", help="whose footers give the full profile's times")
+    doctor.set_defaults(func=_doctor)
     predict = sub.add_parser("predict", help="predict the digit in each image file")
     predict.add_argument("images", nargs="+", metavar="IMAGE")
     predict.add_argument("--model", help="a .keras model (default: the best saved under artifacts/<profile>/models)")
     predict.add_argument("--invert", choices=("auto", "yes", "no"), default="auto",
-                         help="digit polarity: auto-detect (default), or force dark-on-light (yes) / light-on-dark (no)")
+                         help="digit polarity: auto-detect (default), or force dark-on-light (yes) / "
+                              "light-on-dark (no)")
     predict.set_defaults(func=_predict)
     serve = sub.add_parser("serve", help="a local page: draw a digit, see the ten probabilities")
     add_serve_arguments(serve)
@@ -224,7 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     board.set_defaults(func=_leaderboard)
     run = sub.add_parser("run-notebooks", help="execute the numbered notebooks in place")
     run.add_argument("folder", nargs="?", default="notebooks")
-    run.add_argument("--only", nargs="+", metavar="PREFIX", help="only notebooks whose names start so, e.g. --only 04 05")
+    run.add_argument("--only", nargs="+", metavar="PREFIX",
+                     help="only notebooks whose names start so, e.g. --only 04 05")
     run.set_defaults(func=_run_notebooks)
     return parser
 

@@ -1,0 +1,122 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mnistkit import doctor
+
+ROOT = Path(__file__).resolve().parent.parent
+KERAS = doctor.installed_version("keras")
+
+
+def lock(tmp_path, text):
+    path = tmp_path / "requirements.lock"
+    path.write_text("# pins\n" + text)
+    return path
+
+
+def test_the_installed_pins_pass_and_name_the_key_versions(tmp_path):
+    tuner = doctor.installed_version("keras-tuner")
+    check = doctor.check_versions(lock(tmp_path, f"keras=={KERAS}\nKeras_Tuner=={tuner}\n"))
+    assert check.ok and f"keras {KERAS}" in check.line and "the 2 pins" in check.line, check
+
+
+def test_a_wrong_key_version_stops_with_the_remedy(tmp_path):
+    check = doctor.check_versions(lock(tmp_path, "keras==2.0.0\n"))
+    assert not check.ok and f"keras {KERAS} (lock: 2.0.0)" in check.line and check.remedy == doctor.REMEDY_VERSIONS
+
+
+def test_a_missing_package_stops_and_a_minor_difference_only_warns(tmp_path):
+    check = doctor.check_versions(lock(tmp_path, "no-such-package-here==1.0\n"))
+    assert not check.ok and "no-such-package-here missing (lock: 1.0)" in check.line
+    check = doctor.check_versions(lock(tmp_path, "pytest==0.0.1\n"))
+    assert check.ok and "1 other packages differ from the lock (pytest)" in check.line
+
+
+def test_python_outside_the_supported_range_stops(tmp_path):
+    check = doctor.check_versions(lock(tmp_path, ""), python=(3, 9, 18))
+    assert not check.ok and "Python 3.9.18" in check.line and "Python 3.11" in check.remedy
+
+
+def test_an_empty_cache_stops_with_fetch_and_downloads_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNISTKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("MNISTKIT_DATA", raising=False)
+    check = doctor.check_data()
+    assert not check.ok and check.remedy == "python -m mnistkit fetch" and str(tmp_path / "cache") in check.line
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
+
+
+def test_too_little_disk_stops():
+    assert not doctor.check_disk(ROOT, minimum_gib=1e9).ok and doctor.check_disk(ROOT, minimum_gib=0).ok
+
+
+def test_predictions_scale_the_reference_times_by_the_probes():
+    timings = {"probe_s": 4.0, "wall_s": {"full": {"01_a": 100.0}, "workshop": {"01_a": 10.0, "02_b": 20.0}}}
+    expected = {"full": {"01_a": 150.0}, "workshop": {"01_a": 15.0, "02_b": 30.0}}
+    assert doctor.predict_wall_times(6.0, timings) == expected
+
+
+def test_calibration_reads_run_notebooks_logs_and_the_footers(tmp_path):
+    log = tmp_path / "workshop.log"
+    log.write_text("01_explore_data.ipynb              running (workshop profile) ...\n"
+                   "01_explore_data.ipynb                  14.3 s\n02_baseline.ipynb                      15.0 s\n"
+                   "all notebooks                          29.3 s\n")
+    out = tmp_path / "timings.json"
+    timings = doctor.calibrate({"workshop": str(log)}, notebooks=ROOT / "notebooks", path=out, probe=lambda: 4.321)
+    assert json.loads(out.read_text()) == timings and timings["probe_s"] == 4.32
+    assert timings["wall_s"]["workshop"] == {"01_explore_data": 14.3, "02_baseline": 15.0}
+    assert len(timings["wall_s"]["full"]) == 9 and all(s > 0 for s in timings["wall_s"]["full"].values())
+    with pytest.raises(ValueError, match="valid profiles: full, workshop, quick"):
+        doctor.calibrate({"fast": str(log)}, notebooks=ROOT / "notebooks", path=out, probe=lambda: 1.0)
+
+
+def test_the_committed_timings_cover_every_notebook_in_the_profiles_people_run():
+    timings = doctor.load_timings()
+    notebooks = {p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
+    assert {"full", "workshop"} <= set(timings["wall_s"]) and timings["probe_s"] > 0
+    for profile, times in timings["wall_s"].items():
+        assert set(times) == notebooks, profile
+
+
+@pytest.mark.slow
+def test_doctor_without_data_exits_1_naming_the_remedy(tmp_path):
+    """The command a user types: everything else is fine here, the empty cache stops the workshop."""
+    env = {**os.environ, "MNISTKIT_CACHE": str(tmp_path / "cache"), "MNISTKIT_ARTIFACTS": str(tmp_path / "a")}
+    env.pop("MNISTKIT_DATA", None)
+    done = subprocess.run([sys.executable, "-m", "mnistkit", "doctor"], capture_output=True, text=True, env=env,
+                          cwd=ROOT, timeout=300)
+    assert done.returncode == 1, done
+    assert "data      FAIL" in done.stdout and "fix: python -m mnistkit fetch" in done.stdout
+    assert "versions  ok" in done.stdout and "Traceback" not in done.stderr
+    assert "predicted wall time here" in done.stdout and "workshop" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "verdict: NOT READY: data: python -m mnistkit fetch"
+
+
+def test_a_wrong_version_makes_the_report_exit_1_with_the_remedy(tmp_path, monkeypatch):
+    wrong = doctor.check_versions(lock(tmp_path, "keras==2.0.0\n"))
+    monkeypatch.setattr(doctor, "check_versions", lambda: wrong)
+    monkeypatch.setattr(doctor, "check_data", lambda: doctor.Check("data", True, "MNIST verified (test stand-in)"))
+    timings = tmp_path / "timings.json"
+    timings.write_text(json.dumps({"machine": "reference", "probe_s": 2.0,
+                                   "wall_s": {"full": {"01_a": 100.0}, "workshop": {"01_a": 10.0}},
+                                   "notes": {"full": "measured with other jobs on the machine"}}))
+    lines = []
+    code = doctor.report(probe=lambda: 3.0, timings_path=timings, out=lines.append)
+    assert code == 1 and f"fix: {doctor.REMEDY_VERSIONS}" in [line.strip() for line in lines]
+    assert any(line.split() == ["01_a", "150", "15"] for line in lines), lines  # 1.5x the reference machine
+    assert "  full: measured with other jobs on the machine" in lines
+    assert lines[-1] == f"verdict: NOT READY: versions: {doctor.REMEDY_VERSIONS}"
+
+
+def test_missing_or_broken_timings_are_one_failed_check_not_a_traceback(tmp_path, monkeypatch):
+    monkeypatch.setattr(doctor, "check_data", lambda: doctor.Check("data", True, "MNIST verified (test stand-in)"))
+    broken = tmp_path / "timings.json"
+    broken.write_text("{not json")
+    for path in (tmp_path / "missing.json", broken):
+        lines = []
+        code = doctor.report(probe=lambda: 1.0, timings_path=path, out=lines.append)
+        assert code == 1 and any(line.startswith("speed     FAIL") and path.name in line for line in lines), lines
+        assert lines[-1].startswith("verdict: NOT READY: speed: ")

@@ -55,6 +55,10 @@ def _doctor(args) -> int:
     if args.calibrate is None:
         return doctor.report()
     pairs = dict(item.partition("=")[::2] for item in args.calibrate)
+    unreadable = [f"{prof}={log}" for prof, log in pairs.items() if not log or not Path(log).is_file()]
+    if unreadable:
+        raise ValueError(f"no such log: {', '.join(unreadable)}; give PROFILE=LOG, LOG being what "
+                         "'python -m mnistkit run-notebooks' printed in that profile")
     timings = doctor.calibrate(pairs, notebooks=Path(args.notebooks))
     print(f"wrote {doctor.TIMINGS}: probe {timings['probe_s']} s on {timings['machine']}, "
           + ", ".join(f"{prof} {len(times)} notebooks" for prof, times in timings["wall_s"].items()))

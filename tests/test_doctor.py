@@ -120,3 +120,11 @@ def test_missing_or_broken_timings_are_one_failed_check_not_a_traceback(tmp_path
         code = doctor.report(probe=lambda: 1.0, timings_path=path, out=lines.append)
         assert code == 1 and any(line.startswith("speed     FAIL") and path.name in line for line in lines), lines
         assert lines[-1].startswith("verdict: NOT READY: speed: ")
+
+
+def test_calibrating_from_a_missing_log_is_one_line_and_exit_2(tmp_path, capsys):
+    from mnistkit.__main__ import main
+
+    assert main(["doctor", "--calibrate", f"workshop={tmp_path / 'nope.log'}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: no such log: workshop=") and "run-notebooks" in err[0]

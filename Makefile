@@ -8,7 +8,7 @@ NOTEBOOKS_DIR := notebooks
 # Quiet TensorFlow start-up (C++ log lines) in every command below, notebooks included.
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: setup data test unit lint run lab clean lock
+.PHONY: setup data test unit lint run bench lab clean lock
 
 setup: $(STAMP) data          ## .venv + pinned packages + mnistkit (editable) + verified MNIST
 
@@ -43,6 +43,12 @@ unit: setup                   ## the fast unit tests (no notebooks, benchmarks, 
 
 run: setup                    ## execute every notebook in place, full profile, fresh kernel each
 	MNISTKIT_PROFILE=$${MNISTKIT_PROFILE:-full} $(PY) -m mnistkit run-notebooks $(NOTEBOOKS_DIR)
+
+# Each script in full, one after the other (hours on 2 cores: modern_cnn_variants trains a 12-epoch CNN per variant);
+# each writes benchmarks/results/<script>.json, which benchmarks/README.md quotes. One: make bench BENCH=throughput
+BENCH ?= time_to_accuracy throughput input_pipeline seed_ensemble modern_cnn_variants
+bench: setup                  ## rerun the benchmarks in full and rewrite benchmarks/results/*.json
+	set -e; for b in $(BENCH); do $(PY) benchmarks/$$b.py; done
 
 lab: setup                    ## JupyterLab on the notebooks
 	$(PY) -m jupyter lab $(NOTEBOOKS_DIR)

@@ -16,7 +16,7 @@ epoch.
 Each is timed over every epoch after the first (tracing), and beside the time it reports how many CPU-seconds
 the whole machine sat idle during those epochs (Linux ``/proc/stat``): a process that computes the whole time
 leaves ~0 idle; one that stalls leaves both cores idle. The rounds repeat (A B C A B C) so drift on a noisy
-machine hits every way alike. Models: notebook 07's modern CNN (``mnistkit.recipes.MODERN_CNN``) and
+machine hits every way alike. Models: notebook 07's modern CNN (``common.MODERN_CNN``) and
 notebook 03's 256-128 MLP.
 
     python benchmarks/input_pipeline.py            # the real benchmark (~7 minutes here)
@@ -24,15 +24,16 @@ notebook 03's 256-128 MLP.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
 from pathlib import Path
 
+import common
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
+import mnistkit as mk
+
 WAYS = ("numpy", "tf.data AUTOTUNE", "mnistkit.training.batches")
 
 
@@ -51,8 +52,6 @@ def fit_timed(model, x, y, val, *, way: str, batch_size: int, epochs: int,
     CPU-seconds) of each epoch, validation included."""
     import keras
     import tensorflow as tf
-
-    import mnistkit as mk
 
     marks = []
 
@@ -79,24 +78,17 @@ def fit_timed(model, x, y, val, *, way: str, batch_size: int, epochs: int,
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny budget: 1 000 images, 2 epochs, one round")
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "input_pipeline.json")
+    parser = common.parser(__doc__, name="input_pipeline", smoke="1 000 images, 2 epochs, one round")
     args = parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import mnistkit as mk
-    from mnistkit.files import write_json
-
-    mk.import_tensorflow_quietly()
     data = mk.data.load_mnist_splits(validation_size=5_000, seed=42)
     seed, rounds = 42, 1 if args.smoke else 2
     # (label, build, images, epochs, batch size): enough images that an epoch takes seconds
-    models = [("modern CNN (07)", lambda: mk.recipes.MODERN_CNN.build(train_size=15_000, epochs=8, seed=seed),
-               1_000 if args.smoke else 15_000, 2 if args.smoke else 8, mk.recipes.MODERN_CNN.batch_size),
+    models = [("modern CNN (07)", lambda: common.MODERN_CNN.build(train_size=15_000, epochs=8, seed=seed),
+               1_000 if args.smoke else 15_000, 2 if args.smoke else 8, common.MODERN_CNN.batch_size),
               ("MLP 256-128 (03)", lambda: mk.models.build_mlp((256, 128), seed=seed),
                1_000 if args.smoke else 55_000, 2 if args.smoke else 8, 256)]
     print(f"{mk.machine.describe()}\n")
-    report = {"machine": mk.machine.describe(), "rounds": rounds, "models": []}
+    report = {"rounds": rounds, "models": []}
     for label, build, n, epochs, batch_size in models:
         x, y = data.x_train[:n], data.y_train[:n]
         val = (data.x_val[:n // 10], data.y_val[:n // 10]) if args.smoke else (data.x_val, data.y_val)
@@ -127,7 +119,7 @@ def main(argv=None) -> int:
         report["models"].append({"model": label, "images": n, "validation_images": len(val[0]),
                                  "batch_size": batch_size, "epochs": epochs,
                                  "results": rows})
-    print(f"wrote {write_json(args.out, report)}")
+    print(f"wrote {common.write_json(args.out, report)}")
     return 0
 
 

@@ -1,6 +1,6 @@
 """What moves the accuracy of notebook 07's modern CNN: its recipe and one-change variants, side by side in one run.
 
-Every variant is ``mnistkit.recipes.MODERN_CNN`` with one thing changed, trained with the same seed, split and
+Every variant is ``common.MODERN_CNN`` with one thing changed, trained with the same seed, split and
 number of epochs through ``mnistkit.training.train`` (final-epoch weights, as in 07):
 
 - the recipe as it is; from the same run, its weights averaged over the steps (an exponential moving average,
@@ -40,22 +40,15 @@ Prints a table and writes JSON.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import os
 import sys
-from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-import mnistkit as mk  # noqa: E402
+import common
+import keras
+import numpy as np
 
-mk.import_tensorflow_quietly()
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import mnistkit as mk
 
-from mnistkit.files import write_json  # noqa: E402
-
-HERE = Path(__file__).resolve().parent
 EMA_MOMENTA = (0.99, 0.998)
 
 
@@ -155,7 +148,7 @@ def tta_accuracy(model, x, y) -> dict:
 
 def recipe_model(**changes) -> dict:
     """The recipe's builder arguments with ``changes``."""
-    return {**mk.recipes.MODERN_CNN.model, **changes}
+    return {**common.MODERN_CNN.model, **changes}
 
 
 VARIANTS = {
@@ -174,8 +167,8 @@ VARIANTS = {
                          "optimizer": lambda lr: keras.optimizers.SGD(lr, momentum=0.9, nesterov=True,
                                                                       weight_decay=5e-4)},
     "batch 128": {"recipe": {"batch_size": 128}},
-    "2x epochs": {"recipe": {"epochs": 2 * mk.recipes.MODERN_CNN.epochs}},
-    "2x epochs, more regularization": {"recipe": {"epochs": 2 * mk.recipes.MODERN_CNN.epochs,
+    "2x epochs": {"recipe": {"epochs": 2 * common.MODERN_CNN.epochs}},
+    "2x epochs, more regularization": {"recipe": {"epochs": 2 * common.MODERN_CNN.epochs,
                                                   "model": recipe_model(dropout=0.25),
                                                   "augment": {"shift": 0.1, "rotation": 0.05}}},
     "bfloat16": {"policy": "mixed_bfloat16"},
@@ -192,7 +185,7 @@ def train_variant(name: str, spec: dict, data, *, epochs_cap: int | None, seed: 
 
 
 def _train_variant(name: str, spec: dict, data, *, epochs_cap: int | None, seed: int) -> dict:
-    recipe = dataclasses.replace(mk.recipes.MODERN_CNN, **spec.get("recipe", {}))
+    recipe = dataclasses.replace(common.MODERN_CNN, **spec.get("recipe", {}))
     smoothing = spec.get("label_smoothing", 0.0)
     if smoothing:
         recipe = dataclasses.replace(recipe, model={**recipe.model, "labels": "one_hot"})
@@ -204,7 +197,7 @@ def _train_variant(name: str, spec: dict, data, *, epochs_cap: int | None, seed:
         augment = ElasticShiftRotate(**recipe.augment, alpha=spec["elastic"], seed=seed, name="augment")
     else:
         augment = mk.models.augmentation(**recipe.augment, seed=seed)
-    model = mk.models.build_cnn(**recipe.model, learning_rate=lr, augment=augment, seed=seed, name=recipe.name)
+    model = common.build_cnn(**recipe.model, learning_rate=lr, augment=augment, seed=seed, name=recipe.name)
     if smoothing or "optimizer" in spec:
         optimizer = spec.get("optimizer", lambda rate: mk.models.make_optimizer("adam", learning_rate=rate))
         loss = (keras.losses.CategoricalCrossentropy(label_smoothing=smoothing) if smoothing
@@ -237,13 +230,11 @@ SMOKE_VARIANTS = ("recipe", "2 blocks 64-128", "bfloat16")
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true",
-                        help=f"tiny budget: {', '.join(SMOKE_VARIANTS)} only (unless --only), 600 images, 1 epoch")
+    parser = common.parser(__doc__, name="modern_cnn_variants",
+                           smoke=f"{', '.join(SMOKE_VARIANTS)} only (unless --only), 600 images, 1 epoch")
     parser.add_argument("--only", nargs="+", choices=list(VARIANTS), help="run these variants only")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--split-seed", type=int, help="seed of the validation split (default: --seed)")
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "modern_cnn_variants.json")
     args = parser.parse_args(argv)
     data = mk.data.load_mnist_splits(validation_size=200 if args.smoke else 5_000,
                                      train_size=600 if args.smoke else None,
@@ -268,9 +259,8 @@ def main(argv=None) -> int:
                   + ", ".join(f"{t} {r[f'{t}_val_accuracy']:.4f} / {r[f'{t}_test_accuracy']:.4f}" for t in SHIFTS)
                   + f"; without: {r['val_accuracy']:.4f} / {r['test_accuracy']:.4f}")
     result = {"smoke": args.smoke, "seed": args.seed, "split_seed": args.split_seed or args.seed,
-              "machine": mk.machine.describe(),
-              "recipe": repr(mk.recipes.MODERN_CNN), "variants": rows}
-    print(f"wrote {write_json(args.out, result)}")
+              "recipe": repr(common.MODERN_CNN), "variants": rows}
+    print(f"wrote {common.write_json(args.out, result)}")
     return 0
 
 

@@ -2,7 +2,7 @@
 
 Issue 6 asks one CNN for 99.6 % test accuracy; notebook 07's prints less (the README quotes it). One way there is to
 average the class probabilities of several trained CNNs, and notebook 08 already trains this recipe with three seeds
-(42 in 07, 43 and 44 in 08) but keeps only their accuracies. This script trains ``mnistkit.recipes.MODERN_CNN`` with
+(42 in 07, 43 and 44 in 08) but keeps only their accuracies. This script trains ``common.MODERN_CNN`` with
 those seeds on 08's split (split seed 42, 5,000 validation images; final-epoch weights, as in 07 and 08), averages
 the three models' probabilities, and prints each model's and the ensemble's validation and test accuracy, the
 seconds, and McNemar's test of the ensemble against seed 42 (07's model) on the test set. It measures an option; it
@@ -13,21 +13,14 @@ chooses nothing, and the same seed gives 07's and 08's figures again on this CPU
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import os
 import sys
-from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-import mnistkit as mk  # noqa: E402
+import common
+import numpy as np
 
-mk.import_tensorflow_quietly()
-import numpy as np  # noqa: E402
+import mnistkit as mk
 
-from mnistkit.files import write_json  # noqa: E402
-
-HERE = Path(__file__).resolve().parent
 SPLIT_SEED = 42          # notebooks 07 and 08 split with it
 SEEDS = (42, 43, 44)     # 07 trains 42, 08 adds 43 and 44
 
@@ -45,11 +38,9 @@ def accuracy(proba, y) -> float:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny budget: 600 images (500 to test), 1 epoch each")
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "seed_ensemble.json")
+    parser = common.parser(__doc__, name="seed_ensemble", smoke="600 images (500 to test), 1 epoch each")
     args = parser.parse_args(argv)
-    recipe = mk.recipes.MODERN_CNN
+    recipe = common.MODERN_CNN
     data = mk.data.load_mnist_splits(validation_size=200 if args.smoke else 5_000,
                                      train_size=600 if args.smoke else None, seed=SPLIT_SEED)
     if args.smoke:
@@ -86,11 +77,11 @@ def main(argv=None) -> int:
               f"ensemble {ensemble[f'{split}_accuracy']:.2%}")
     print(f"McNemar on test, seed {SEEDS[0]} (07's model) vs the ensemble: seed {SEEDS[0]} alone right on "
           f"{test['a_only']}, the ensemble alone on {test['b_only']}, p = {test['p_value']:.2g}")
-    result = {"smoke": args.smoke, "split_seed": SPLIT_SEED, "machine": mk.machine.describe(),
+    result = {"smoke": args.smoke, "split_seed": SPLIT_SEED,
               "test_images": len(data.y_test),
               "recipe": repr(recipe), "seeds": rows, "ensemble": {**ensemble, "seconds": seconds},
               "mcnemar_seed42_vs_ensemble": test}
-    print(f"wrote {write_json(args.out, result)}")
+    print(f"wrote {common.write_json(args.out, result)}")
     return 0
 
 

@@ -18,18 +18,18 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+import common
+
+import mnistkit as mk
+
 MODELS = ("mlp", "cnn")
 
 
 def build(kind: str):
-    import mnistkit as mk
-
     if kind == "mlp":
         return mk.models.build_mlp((256, 128), seed=0)
-    return mk.models.build_cnn((32, 64), dropout=0.5, seed=0)
+    return common.build_cnn((32, 64), dropout=0.5, seed=0)
 
 
 def train_flops_per_sample(model) -> float:
@@ -62,9 +62,6 @@ def matmul_gflops(seconds: float = 2.0) -> float:
 
 def measure(kind: str, *, batch_size: int, pipeline: str, samples: int, epochs: int = 4) -> float:
     """Samples/s over the median epoch of ``epochs - 1`` timed ones (the first warms up: tracing, allocation)."""
-    import mnistkit as mk
-
-    mk.import_tensorflow_quietly()
     import keras
     import tensorflow as tf
 
@@ -123,26 +120,19 @@ def settings_for(kind: str, samples: int, best_batch: int):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true",
-                        help="tiny budget: the MLP only, 1 000 samples, plain / oneDNN off / bfloat16")
+    parser = common.parser(__doc__, name="throughput",
+                           smoke="the MLP only, 1 000 samples, plain / oneDNN off / bfloat16")
     parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "throughput.json")
     args = parser.parse_args(argv)
     if args.child:
         child(json.loads(args.child))
         return 0
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import mnistkit as mk
-    from mnistkit.files import write_json
-
-    mk.import_tensorflow_quietly()
 
     # enough images that an epoch takes seconds (the timer's noise is small beside it)
     samples = {kind: 1_000 if args.smoke else n for kind, n in (("mlp", 60_000), ("cnn", 15_000))}
     peak = matmul_gflops(0.5 if args.smoke else 3.0)
     print(f"{mk.machine.describe()}; float32 matmul: {peak:.0f} GFLOP/s\n")
-    report = {"machine": mk.machine.describe(), "matmul_gflops": peak, "samples": samples, "models": {}}
+    report = {"matmul_gflops": peak, "samples": samples, "models": {}}
     for kind in ("mlp",) if args.smoke else MODELS:
         rows = settings_for(kind, samples[kind], best_batch=512 if kind == "mlp" else 256)
         rows = rows[:1] + rows[-2:] if args.smoke else rows
@@ -155,7 +145,7 @@ def main(argv=None) -> int:
                   flush=True)
         print(f"{kind}  {'FLOP bound (matmul speed / FLOPs per sample)':<46} {bound:>9,.0f} samples/s\n")
         report["models"][kind] = {"flop_bound_samples_per_s": round(bound), "results": results}
-    print(f"wrote {write_json(args.out, report)}")
+    print(f"wrote {common.write_json(args.out, report)}")
     return 0
 
 

@@ -2,7 +2,7 @@
 
 (a) the keras-io ``mnist_convnet`` recipe as documented: conv 32 and 64 (3x3) with max pooling, dropout 0.5,
     Adam, categorical cross-entropy, batch 128, ``validation_split=0.1``, 15 epochs;
-(b) mnistkit's fastest recipe (``mnistkit.recipes.FAST_CNN``), trained with ``mnistkit.training.train``.
+(b) mnistkit's fastest recipe (``common.FAST_CNN``), trained with ``mnistkit.training.train``.
 
 The test set is evaluated after every epoch *for this benchmark only*; that evaluation is not counted in
 the seconds. Prints a table and writes JSON.
@@ -12,22 +12,15 @@ the seconds. Prints a table and writes JSON.
 """
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 import time
-from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-import mnistkit as mk  # noqa: E402
+import common
+import keras
 
-mk.import_tensorflow_quietly()
-import keras  # noqa: E402
-
-from mnistkit.files import write_json  # noqa: E402
+import mnistkit as mk
 
 TARGET = 0.992
-HERE = Path(__file__).resolve().parent
 
 
 class TestEveryEpoch(keras.callbacks.Callback):
@@ -71,7 +64,7 @@ def kerasio(x_train, y_train, x_test, y_test, *, epochs: int, seed: int):
 
 
 def mnistkit_fast(data, *, epochs: int, seed: int):
-    recipe = mk.recipes.FAST_CNN
+    recipe = common.FAST_CNN
     model = recipe.build(train_size=len(data.x_train), epochs=epochs, seed=seed)
     probe = TestEveryEpoch(data.x_test, data.y_test)
     mk.training.train(model, data, name="fast-cnn-benchmark", notebook="benchmark", epochs=epochs,
@@ -89,10 +82,8 @@ def summarise(name, trained, target):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny budget: 2 000 images, 1 epoch each")
+    parser = common.parser(__doc__, name="time_to_accuracy", smoke="2 000 images, 1 epoch each")
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "time_to_accuracy.json")
     args = parser.parse_args(argv)
     (x, y), (x_test, y_test) = mk.data.load_mnist()
     n = 2_000 if args.smoke else len(x)
@@ -100,11 +91,11 @@ def main(argv=None) -> int:
     data = mk.data.load_mnist_splits(validation_size=500 if args.smoke else 5_000,
                                      train_size=1_500 if args.smoke else None, seed=args.seed)
     kerasio_epochs = 1 if args.smoke else 15
-    fast_epochs = 1 if args.smoke else mk.recipes.FAST_CNN.epochs
+    fast_epochs = 1 if args.smoke else common.FAST_CNN.epochs
     print(f"(a) keras-io mnist_convnet, {kerasio_epochs} epochs, batch 128:")
     a = summarise("keras-io mnist_convnet", kerasio(x_train, y[:n], mk.data.scale(x_test), y_test,
                                                      epochs=kerasio_epochs, seed=args.seed), TARGET)
-    print(f"(b) mnistkit FAST_CNN, {fast_epochs} epochs, batch {mk.recipes.FAST_CNN.batch_size}:")
+    print(f"(b) mnistkit FAST_CNN, {fast_epochs} epochs, batch {common.FAST_CNN.batch_size}:")
     b = summarise("mnistkit FAST_CNN", mnistkit_fast(data, epochs=fast_epochs, seed=args.seed), TARGET)
     ratio, bound = None, False
     if b["seconds_to_target"]:
@@ -125,9 +116,9 @@ def main(argv=None) -> int:
     else:
         verdict = f"{ratio:.2f}x"
     print(f"\nratio (a)/(b) of seconds to {TARGET:.1%}: {verdict}")
-    result = {"target": TARGET, "smoke": args.smoke, "machine": mk.machine.describe(), "recipes": [a, b],
-              "ratio": ratio, "ratio_is_lower_bound": bound, "mnistkit_recipe": repr(mk.recipes.FAST_CNN)}
-    print(f"wrote {write_json(args.out, result)}")
+    result = {"target": TARGET, "smoke": args.smoke, "recipes": [a, b],
+              "ratio": ratio, "ratio_is_lower_bound": bound, "mnistkit_recipe": repr(common.FAST_CNN)}
+    print(f"wrote {common.write_json(args.out, result)}")
     return 0
 
 

@@ -96,9 +96,3 @@ def remove_stale_partials(folder: str | os.PathLike) -> list[Path]:
             removed.append(path)
     return removed
 
-
-def write_json(dest: str | os.PathLike, obj) -> Path:
-    """Write ``obj`` as indented JSON to ``dest`` atomically (benchmark reports, summaries)."""
-    import json
-
-    return atomic_write_bytes(dest, json.dumps(obj, indent=2).encode())

@@ -3,7 +3,7 @@ log (``LogRun``), and ``train``/``sweep`` for the runs a notebook repeats after 
 
 The notebooks write ``model.compile(...)`` and ``model.fit(...)`` themselves (notebook 02 shows how); ``LogRun`` times
 the fit and logs the run's validation metrics. ``train`` does the same fit in one call and also evaluates once on the
-test set: ``sweep`` and the recipes use it.
+test set: ``sweep`` uses it, and so do the benchmarks.
 """
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ def test_time_to_accuracy_smoke(tmp_path, mnist):
     assert [r["recipe"] for r in result["recipes"]] == ["keras-io mnist_convnet", "mnistkit FAST_CNN"]
     assert all(len(r["per_epoch"]) == 1 and 0 <= r["final_test_accuracy"] <= 1 for r in result["recipes"])
     assert result["recipes"][0]["params"] == 34_826  # the keras-io model as documented
-    assert result["recipes"][1]["params"] == 29_658  # mnistkit.recipes.FAST_CNN
+    assert result["recipes"][1]["params"] == 29_658  # common.FAST_CNN
     assert "34,826" in stdout and "29,658" in stdout
 
 
@@ -59,7 +59,7 @@ def test_modern_cnn_variants_smoke(tmp_path, mnist):
     variants = load_benchmark("modern_cnn_variants")
     rows = {r["variant"]: r for r in result["variants"]}
     assert tuple(rows) == variants.SMOKE_VARIANTS and all(r["epochs"] == 1 for r in rows.values())
-    # the recipe is mnistkit.recipes.MODERN_CNN; the two-block variant is smaller; bfloat16 changes no weights
+    # the recipe is common.MODERN_CNN; the two-block variant is smaller; bfloat16 changes no weights
     assert rows["recipe"]["params"] == rows["bfloat16"]["params"] > rows["2 blocks 64-128"]["params"] > 0
     # bfloat16 trains in mixed precision, the others in float32 (the policy is put back: see below)
     assert {name: r["policy"] for name, r in rows.items()} == {
@@ -76,7 +76,7 @@ def test_modern_cnn_variants_smoke(tmp_path, mnist):
 def test_seed_ensemble_smoke(tmp_path, mnist):
     stdout, result = run("seed_ensemble.py", tmp_path / "ensemble.json", tmp_path)
     assert [r["seed"] for r in result["seeds"]] == [42, 43, 44]  # 07's seed, then 08's two
-    assert all(r["params"] == 878_842 and r["epochs"] == 1 for r in result["seeds"])  # mnistkit.recipes.MODERN_CNN
+    assert all(r["params"] == 878_842 and r["epochs"] == 1 for r in result["seeds"])  # common.MODERN_CNN
     accuracies = [r[f"{s}_accuracy"] for r in result["seeds"] for s in ("val", "test")]
     accuracies += [result["ensemble"]["val_accuracy"], result["ensemble"]["test_accuracy"]]
     assert all(0 <= a <= 1 for a in accuracies)
@@ -103,6 +103,8 @@ def test_seed_ensemble_averages_probabilities_not_votes():
 
 
 def load_benchmark(name):
+    if str(BENCHMARKS) not in sys.path:  # the scripts import their shared module, benchmarks/common.py
+        sys.path.insert(0, str(BENCHMARKS))
     spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from synthetic import tiny_cnn
 
 from mnistkit import deploy, models
 
@@ -27,7 +28,7 @@ def augmented(request):
     """A model as the notebooks save them: mnistkit's RandomShiftRotate in front."""
     if request.param == "mlp":
         return models.build_mlp((32,), augment=models.augmentation(seed=0), dropout=0.2, seed=0)
-    return models.build_cnn((4, 8), augment=models.augmentation(seed=0), batch_norm=True, seed=0)
+    return tiny_cnn((4, 8), augment=models.augmentation(seed=0), batch_norm=True, seed=0)
 
 
 def test_inference_model_drops_augmentation_and_keeps_predictions_and_weights(augmented):
@@ -41,7 +42,7 @@ def test_inference_model_drops_augmentation_and_keeps_predictions_and_weights(au
 
 
 def test_inference_model_walks_nested_keras_augmentation():
-    model = models.build_cnn((4,), augment=keras_augmentation(), seed=0)
+    model = tiny_cnn((4,), augment=keras_augmentation(), seed=0)
     portable = deploy.inference_model(model)
     x = images()
     np.testing.assert_array_equal(portable(x), portable(x))
@@ -49,7 +50,7 @@ def test_inference_model_walks_nested_keras_augmentation():
 
 
 def test_a_model_without_augmentation_is_returned_as_it_is():
-    model = models.build_cnn((4,), seed=0)
+    model = tiny_cnn((4,), seed=0)
     assert deploy.inference_model(model) is model
 
 
@@ -83,7 +84,7 @@ def test_the_portable_file_loads_and_predicts_in_a_process_without_mnistkit(augm
 
 def test_save_portable_wants_a_keras_file(tmp_path):
     with pytest.raises(ValueError, match=r"\.keras"):
-        deploy.save_portable(models.build_cnn((4,), seed=0), tmp_path / "model.h5")
+        deploy.save_portable(tiny_cnn((4,), seed=0), tmp_path / "model.h5")
 
 
 def test_load_model_opens_augmented_models_and_names_bad_files(augmented, tmp_path):
@@ -101,7 +102,7 @@ def test_load_model_opens_augmented_models_and_names_bad_files(augmented, tmp_pa
 def test_saved_model_serves_in_inference_mode_and_replaces_atomically(tmp_path):
     # Keras' own augmentation layers augment when called without `training` (mnistkit's does not): any block a
     # learner passes as `augment` must still be off in the served model
-    model = models.build_cnn((4,), augment=keras_augmentation(), seed=0)
+    model = tiny_cnn((4,), augment=keras_augmentation(), seed=0)
     x = images()
     assert not np.allclose(model(x), model(x)), "Keras' augmentation must be random when called without training"
     path = deploy.export_saved_model(model, tmp_path / "served")
@@ -109,6 +110,6 @@ def test_saved_model_serves_in_inference_mode_and_replaces_atomically(tmp_path):
     first, second = served.serve(x).numpy(), served.serve(x).numpy()
     np.testing.assert_array_equal(first, second)
     np.testing.assert_allclose(first, model.predict(x, verbose=0), atol=1e-6)
-    deploy.export_saved_model(models.build_cnn((4,), seed=1), path)   # overwrite: no leftovers beside it
+    deploy.export_saved_model(tiny_cnn((4,), seed=1), path)   # overwrite: no leftovers beside it
     assert sorted(p.name for p in tmp_path.iterdir()) == ["served"]
     assert not np.allclose(tf.saved_model.load(str(path)).serve(x).numpy(), first)

@@ -6,6 +6,7 @@ import sys
 import numpy as np
 import pytest
 from PIL import Image
+from synthetic import tiny_cnn
 
 from mnistkit import data, images
 
@@ -62,7 +63,7 @@ def small_cnn(tmp_path_factory, mnist):
     from mnistkit import models, training
     training.set_seed(0)
     schedule = training.cosine_schedule(1e-3, epochs=2, train_size=12_000, batch_size=128)
-    model = models.build_cnn((16, 32), dropout=0.25, augment=models.augmentation(seed=0), learning_rate=schedule,
+    model = tiny_cnn((16, 32), dropout=0.25, augment=models.augmentation(seed=0), learning_rate=schedule,
                              seed=0)
     assert any(isinstance(layer, models.RandomShiftRotate) for layer in model.layers)
     model.fit(data.scale(x[:12_000]), y[:12_000], epochs=2, batch_size=128, verbose=0)

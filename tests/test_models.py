@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from synthetic import assert_rejected_before_building, tiny_cnn
 
 from mnistkit import models
 
@@ -25,15 +26,6 @@ BAD_MLP_ARGS = [
     ({"labels": "onehot"}, "choose one of: sparse, one_hot"),
     ({"batch_norm": "yes"}, "True or False"),
 ]
-
-
-def assert_rejected_before_building(build, first, kwargs, message, monkeypatch):
-    """``build(first, **kwargs)`` raises ValueError matching ``message`` before any layer exists."""
-    built = []
-    monkeypatch.setattr(models.keras, "Input", lambda *a, **k: built.append(1))
-    with pytest.raises(ValueError, match=message):
-        build(first, **kwargs)
-    assert not built, "a layer was built before the arguments were checked"
 
 
 @pytest.mark.parametrize("kwargs,message", BAD_MLP_ARGS, ids=[str(k) for k, _ in BAD_MLP_ARGS])
@@ -71,73 +63,6 @@ def test_same_seed_builds_the_same_weights():
 @pytest.mark.parametrize("name", models.OPTIMIZERS)
 def test_every_optimizer_name_builds(name):
     assert models.make_optimizer(name, learning_rate=0.01) is not None
-
-
-BAD_CNN_ARGS = [
-    ({"filters": ()}, "at least one block"),
-    ({"filters": (32, 0)}, "positive integers"),
-    ({"kernel_size": 0}, "from 1 to 7"),
-    ({"kernel_size": 3.0}, "from 1 to 7"),
-    ({"convs_per_block": 0}, "from 1 to 7"),
-    ({"padding": "full"}, "choose one of: valid, same"),
-    ({"pool": "min"}, "choose one of: max, avg, none"),
-    ({"pool_padding": "full"}, "pool_padding.*choose one of: valid, same"),
-    ({"dense": (-1,)}, "positive integers"),
-    ({"dropout": 1.5}, r"\[0, 1\)"),
-    ({"global_pool": 1}, "True or False"),
-    ({"activation": "softplusx"}, "choose one of"),
-    ({"filters": (8, 16, 32, 64, 128), "kernel_size": 5}, "shrink the 28x28 image to nothing"),
-    ({"bn_momentum": 1.0}, r"\(0, 1\)"),
-    ({"convs_per_block": (1, 2)}, "a tuple of 1 of them"),
-    ({"convs_per_block": (0,)}, "from 1 to 7"),
-    ({"stem": 0}, "stem's number of filters"),
-    ({"stem": 16.5}, "stem's number of filters"),
-    ({"filters": (8, 16, 32, 64), "padding": "same", "stem": 8}, "a stem shrink the 28x28 image to nothing by block 4"),
-]
-
-
-@pytest.mark.parametrize("kwargs,message", BAD_CNN_ARGS, ids=[str(k) for k, _ in BAD_CNN_ARGS])
-def test_bad_cnn_arguments_raise_before_building(kwargs, message, monkeypatch):
-    args = dict(kwargs)
-    assert_rejected_before_building(models.build_cnn, args.pop("filters", (8,)), args, message, monkeypatch)
-
-
-def test_keras_io_reference_cnn_has_its_documented_size():
-    assert models.build_cnn((32, 64), dropout=0.5, seed=0).count_params() == 34_826
-
-
-def test_cnn_blocks_follow_the_arguments():
-    model = models.build_cnn((8, 16), convs_per_block=2, padding="same", batch_norm=True, global_pool=True,
-                             dense=(32,), dropout=0.1, seed=0)
-    names = [layer.name for layer in model.layers]
-    assert names[:8] == ["image", "add_channel", "conv1_1", "bn1_1", "relu1_1", "conv1_2", "bn1_2", "relu1_2"]
-    assert "global_pool" in names and "dense_1" in names and model.get_layer("pool2").output.shape[1:3] == (7, 7)
-    assert model.predict(np.zeros((2, 28, 28), np.float32), verbose=0).shape == (2, 10)
-
-
-def test_stem_halves_the_image_and_blocks_take_their_own_conv_counts():
-    model = models.build_cnn((16, 32), stem=8, convs_per_block=(1, 2), padding="same", batch_norm=True, seed=0)
-    assert model.get_layer("relu0_stem").output.shape[1:] == (14, 14, 8)
-    assert model.get_layer("conv0_stem").kernel.shape == (5, 5, 1, 8)
-    convs = [layer.name for layer in model.layers if layer.name.startswith("conv")]
-    assert convs == ["conv0_stem", "conv1_1", "conv2_1", "conv2_2"]
-    assert model.get_layer("pool2").output.shape[1:] == (3, 3, 32)
-    assert model.predict(np.zeros((2, 28, 28), np.float32), verbose=0).shape == (2, 10)
-
-
-def test_same_pool_padding_keeps_the_last_row_and_column_of_odd_maps():
-    """A 2x2 pool of a 7x7 map gives 3x3 ("valid", its 7th row and column unread) or 4x4 ("same"); 3x3 gives 1x1
-    from 4 of its 9 positions, or 2x2 from all of them."""
-    shapes = {}
-    for padding in ("valid", "same"):
-        model = models.build_cnn((8, 16, 32), stem=4, padding="same", pool_padding=padding, seed=0)
-        shapes[padding] = [model.get_layer(f"pool{i}").output.shape[1:3] for i in (1, 2, 3)]
-        assert model.predict(np.zeros((2, 28, 28), np.float32), verbose=0).shape == (2, 10)
-    assert shapes == {"valid": [(7, 7), (3, 3), (1, 1)], "same": [(7, 7), (4, 4), (2, 2)]}
-    # the 4x4 maps of "same" reach one block deeper before the image is used up
-    models.build_cnn((8, 8, 8, 8), stem=4, padding="same", pool_padding="same", seed=0)
-    with pytest.raises(ValueError, match="nothing by block 4"):
-        models.build_cnn((8, 8, 8, 8), stem=4, padding="same", seed=0)
 
 
 def test_augmentation_changes_images_only_in_training():
@@ -185,7 +110,7 @@ def test_shift_rotate_transforms_move_and_turn_the_image():
 def test_augmented_model_saves_and_loads(tmp_path):
     """The best models are saved with their augmentation layer inside; notebook 08 and predict load them."""
     import keras
-    model = models.build_cnn((4,), augment=models.augmentation(seed=1), seed=0)
+    model = tiny_cnn((4,), augment=models.augmentation(seed=1), seed=0)
     path = tmp_path / "m.keras"
     model.save(path)
     loaded = keras.saving.load_model(path, compile=False)  # untrained: no optimizer state to restore
@@ -202,13 +127,11 @@ def test_mixed_precision_computes_in_bfloat16_but_gives_float32_probabilities():
     x = np.random.default_rng(0).random((3, 28, 28)).astype("float32")
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
-        built = {"cnn": models.build_cnn((4,), batch_norm=True, seed=0), "mlp": models.build_mlp((8,), seed=0)}
+        model = models.build_mlp((8,), seed=0)
     finally:
         keras.mixed_precision.set_global_policy("float32")
-    assert built["cnn"].get_layer("conv1_1").compute_dtype == "bfloat16"
-    assert built["mlp"].get_layer("dense_1").compute_dtype == "bfloat16"
-    for model in built.values():
-        assert model.get_layer("softmax").compute_dtype == "float32"
-        proba = model.predict(x, verbose=0)
-        assert proba.dtype == np.float32
-        np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
+    assert model.get_layer("dense_1").compute_dtype == "bfloat16"
+    assert model.get_layer("softmax").compute_dtype == "float32"
+    proba = model.predict(x, verbose=0)
+    assert proba.dtype == np.float32
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)

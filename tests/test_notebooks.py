@@ -18,6 +18,22 @@ def your_turn_index(nb) -> int:
     return found[0]
 
 
+# what each lesson must show as Keras, where it is taught (besides a visible compile and fit)
+KERAS_IN_VIEW = {"02": ["keras.Sequential("], "03": ["layers.Dense("], "04": ["optimizers."],
+                 "05": ["layers.Dropout(", "layers.BatchNormalization(", "keras.regularizers.L2("],
+                 "06": ["def build(self, hp)"], "07": ["layers.Conv2D(", "layers.BatchNormalization("]}
+
+
+@pytest.mark.parametrize("lesson", sorted(KERAS_IN_VIEW))
+def test_each_lesson_writes_its_models_compile_and_fit_as_keras(lesson):
+    """A learner reads the Keras being taught, not a helper that hides it: no model DSL, compile and fit in view."""
+    path = next(p for p in notebook_paths(NOTEBOOKS) if p.name.startswith(lesson))
+    code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+    missing = [s for s in [".compile(", ".fit(", *KERAS_IN_VIEW[lesson]] if s not in code]
+    assert not missing, f"{path.name} does not show {missing}"
+    assert "mk.recipes" not in code and "mk.models.build_" not in code, f"{path.name} builds a model out of sight"
+
+
 @pytest.mark.parametrize("path", [p for p in notebook_paths(NOTEBOOKS) if p.name[:2] in {"02", "03", "04", "05"}],
                          ids=lambda p: p.stem)
 def test_every_your_turn_setting_is_used_below_it(path):

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from synthetic import tiny_cnn
 
 from mnistkit import deploy, models, quiet_stderr, runtimes
 
@@ -12,7 +13,7 @@ pytest.importorskip("ai_edge_litert", reason="pip install -e '.[deploy]'")
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     folder = tmp_path_factory.mktemp("exports")
-    model = deploy.inference_model(models.build_cnn((4, 8), augment=models.augmentation(seed=0), batch_norm=True,
+    model = deploy.inference_model(tiny_cnn((4, 8), augment=models.augmentation(seed=0), batch_norm=True,
                                                     seed=0))
     x = np.random.default_rng(0).random((40, 28, 28)).astype("float32")
     saved = deploy.export_saved_model(model, folder / "savedmodel")

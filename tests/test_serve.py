@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 from PIL import Image
+from synthetic import tiny_cnn
 
 from mnistkit import deploy, images, models, serve
 
@@ -73,8 +74,8 @@ def raw_request(server, head: bytes, *, body=b""):
 def model_files(tmp_path_factory):
     """Two untrained models saved as the notebooks save them: plain, and with mnistkit's augmentation layer."""
     folder = tmp_path_factory.mktemp("models")
-    plain = models.build_cnn((4,), seed=0)
-    augmented = models.build_cnn((4,), augment=models.augmentation(seed=0), seed=0)
+    plain = tiny_cnn((4,), seed=0)
+    augmented = tiny_cnn((4,), augment=models.augmentation(seed=0), seed=0)
     plain.save(folder / "plain.keras")
     augmented.save(folder / "augmented.keras")
     return {"plain": folder / "plain.keras", "augmented": folder / "augmented.keras"}

@@ -173,7 +173,7 @@ def exercises(path: Path) -> dict[int, str]:
     assert len(cells) == 1, "one '## Exercises' cell"
     body = re.sub(r"\n\nWorked solutions.*$", "", cells[0].split("\n", 1)[1], flags=re.S)
     items = re.split(r"\n(?=\d+\. \*)", body)
-    return {int(item.split(".")[0]): re.sub(r" \(worked solution: about .*?\)$", "", item.split(". ", 1)[1], flags=re.S)
+    return {int(item.split(".")[0]): re.sub(r" \(solution: [^)]*\)$", "", item.split(". ", 1)[1])
             for item in items}
 
 

@@ -9,6 +9,8 @@ import pytest
 
 from mnistkit import distributed
 
+pytestmark = pytest.mark.cli  # each test starts `python -m mnistkit` (a TensorFlow import or a process fleet)
+
 
 def mnistkit(*args, env=None, timeout=60):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}

@@ -71,6 +71,7 @@ def load_without_mnistkit(path, x, tmp_path):
                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
 
 
+@pytest.mark.cli
 def test_the_portable_file_loads_and_predicts_in_a_process_without_mnistkit(augmented, tmp_path):
     x = images()
     augmented.save(tmp_path / "as_trained.keras")

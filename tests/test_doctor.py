@@ -81,6 +81,7 @@ def test_the_committed_timings_cover_every_notebook_in_the_profiles_people_run()
         assert set(times) == notebooks, profile
 
 
+@pytest.mark.cli
 @pytest.mark.slow
 def test_doctor_without_data_exits_1_naming_the_remedy(tmp_path):
     """The command a user types: everything else is fine here, the empty cache stops the workshop."""

@@ -72,6 +72,7 @@ def small_cnn(tmp_path_factory, mnist):
     return model, path, x_test, y_test
 
 
+@pytest.mark.cli
 def test_predict_command_matches_predictions_on_the_arrays(small_cnn, tmp_path):
     model, model_path, x_test, _ = small_cnn
     digits = x_test[:20]
@@ -95,6 +96,7 @@ def test_predict_command_matches_predictions_on_the_arrays(small_cnn, tmp_path):
     assert f"{bad[0]}: error:" in done.stderr and f"{bad[1]}: error:" in done.stderr
 
 
+@pytest.mark.cli
 def test_predict_without_a_model_explains_what_to_do(tmp_path):
     done = subprocess.run([sys.executable, "-m", "mnistkit", "predict", "x.png"], capture_output=True, text=True,
                           env={**os.environ, "MNISTKIT_ARTIFACTS": str(tmp_path)}, timeout=120)
@@ -106,6 +108,7 @@ def run_predict(*args, timeout=300):
                           text=True, timeout=timeout, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
 
 
+@pytest.mark.cli
 @pytest.mark.parametrize("content", [b"", b"PK\x03\x04 not really a zip", b"hello"], ids=["empty", "bad-zip", "text"])
 def test_a_damaged_model_file_is_one_error_line_and_exit_2(tmp_path, content):
     digit = tmp_path / "digit.png"
@@ -118,6 +121,7 @@ def test_a_damaged_model_file_is_one_error_line_and_exit_2(tmp_path, content):
     assert "Traceback" not in done.stderr and "save it again" in done.stderr
 
 
+@pytest.mark.cli
 def test_a_model_path_that_is_not_a_keras_file_is_named(tmp_path):
     done = run_predict("--model", tmp_path / "nowhere.keras", tmp_path / "x.png")
     assert done.returncode == 2 and "no such model file" in done.stderr and done.stderr.count("\n") == 1
@@ -180,6 +184,7 @@ def test_huge_images_folders_and_fifos_are_refused_without_reading_them(tmp_path
         images.load_image(tmp_path / "pipe.png")   # would block forever if opened
 
 
+@pytest.mark.cli
 def test_predict_reads_phone_photos_16_bit_pngs_and_skips_what_it_cannot_read(small_cnn, tmp_path):
     model, model_path, x_test, y_test = small_cnn
     right = np.flatnonzero(model.predict(data.scale(x_test[:50]), verbose=0).argmax(1) == y_test[:50])
@@ -197,6 +202,7 @@ def test_predict_reads_phone_photos_16_bit_pngs_and_skips_what_it_cannot_read(sm
     assert len(errors) == 2 and "over the limit" in errors[0] and "not a regular file" in errors[1]
 
 
+@pytest.mark.cli
 def test_models_that_are_not_digit_classifiers_are_refused(tmp_path):
     import keras
 

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -303,10 +304,16 @@ def test_main_loads_the_exported_model_once_serves_it_and_stops_on_ctrl_c(model_
     monkeypatch.setattr(deploy, "load_model", lambda path: loads.append(path) or models_load(path))
     monkeypatch.setattr(serve, "make_server", lambda *a, **k: servers.append(make_server(*a, **k)) or servers[-1])
     answers = []
-    client = threading.Thread(target=use_then_interrupt, args=(servers, answers), daemon=True)
-    client.start()
-    assert serve.main(parse("--port", "0")) == 0
-    client.join(10)
+    # Ctrl-C is simulated with _thread.interrupt_main, which does nothing where SIGINT is ignored (a background job
+    # of a non-interactive shell, as CI may be): give the test Python's own handler, as a terminal would have
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        client = threading.Thread(target=use_then_interrupt, args=(servers, answers), daemon=True)
+        client.start()
+        assert serve.main(parse("--port", "0")) == 0
+        client.join(10)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     out = capsys.readouterr().out
     path = tmp_path / "export" / "mnist_best.keras"
     assert loads == [path] and [status for status, _ in answers] == [200, 200, 200]

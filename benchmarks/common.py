@@ -21,7 +21,7 @@ mk.import_tensorflow_quietly()
 import keras  # noqa: E402
 from keras import layers  # noqa: E402
 
-from mnistkit.checks import check_choice, is_int, is_real  # noqa: E402
+from mnistkit.checks import check_choice, check_positive_ints, is_int, is_real, is_real_positive  # noqa: E402
 from mnistkit.files import atomic_write_bytes  # noqa: E402
 from mnistkit.models import (  # noqa: E402
     ACTIVATIONS,
@@ -167,6 +167,26 @@ def check_feature_map_size(convs, kernel_size: int, padding: str, pool: str, ste
 
 
 # ---------------------------------------------------------------------------------- recipes
+def cosine_schedule(peak_lr: float, *, epochs: int, train_size: int, batch_size: int,
+                    warmup_fraction: float = 0.0) -> keras.optimizers.schedules.LearningRateSchedule:
+    """A cosine learning-rate schedule over a whole training run, stepped once per batch.
+
+    With ``warmup_fraction > 0`` the rate first climbs linearly from ``peak_lr / 25`` to ``peak_lr`` over that
+    share of the steps, then anneals to ~0: the shape of a one-cycle schedule.
+    """
+    if not is_real_positive(peak_lr):
+        raise ValueError(f"peak_lr={peak_lr!r} is not valid; use a number > 0 such as 3e-3")
+    check_positive_ints(epochs=epochs, train_size=train_size, batch_size=batch_size)
+    if not isinstance(warmup_fraction, (int, float)) or not 0 <= warmup_fraction < 1:
+        raise ValueError(f"warmup_fraction={warmup_fraction!r} is not valid; use a number in [0, 1)")
+    steps = epochs * -(-train_size // batch_size)
+    warmup = int(steps * warmup_fraction)
+    if warmup == 0:
+        return keras.optimizers.schedules.CosineDecay(peak_lr, decay_steps=steps)
+    return keras.optimizers.schedules.CosineDecay(peak_lr / 25, decay_steps=steps - warmup,
+                                                  warmup_target=peak_lr, warmup_steps=warmup)
+
+
 @dataclass(frozen=True)
 class Recipe:
     """A model and the way it is trained.
@@ -209,8 +229,8 @@ class Recipe:
         """The learning rate: the constant, or the cosine schedule sized for ``epochs`` over ``train_size`` images."""
         if not self.cosine:
             return self.learning_rate
-        return mk.training.cosine_schedule(self.learning_rate, epochs=epochs, train_size=train_size,
-                                           batch_size=self.batch_size, warmup_fraction=self.warmup_fraction)
+        return cosine_schedule(self.learning_rate, epochs=epochs, train_size=train_size,
+                               batch_size=self.batch_size, warmup_fraction=self.warmup_fraction)
 
     def build(self, *, train_size: int, epochs: int, seed: int | None = None):
         """The compiled model, its schedule sized for ``epochs`` over ``train_size`` images."""
@@ -223,8 +243,9 @@ class Recipe:
               notebook: str | None = None, verbose: int = 0) -> mk.training.Run:
         """Build and train with this recipe; logged under ``name`` (default ``self.name``)."""
         model = self.build(train_size=len(data.x_train), epochs=epochs, seed=seed)
-        return mk.training.train(model, data, name=name or self.name, notebook=notebook or self.notebook, epochs=epochs,
-                     batch_size=self.batch_size, patience=self.patience, seed=seed, verbose=verbose)
+        return mk.experiments.train(model, data, name=name or self.name, notebook=notebook or self.notebook,
+                                    epochs=epochs, batch_size=self.batch_size, patience=self.patience, seed=seed,
+                                    verbose=verbose)
 
 
 BASELINE = Recipe("baseline", "02_baseline", "mlp", {"hidden": ()}, epochs=40)

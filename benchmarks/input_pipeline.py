@@ -5,7 +5,7 @@ Three ways to feed the same model the same images, each from a fresh model with 
 - ``numpy``: ``model.fit(x, y, batch_size=...)``; Keras wraps the arrays in its own ``tf.data`` pipeline,
   whose buffers tf.data autotunes;
 - ``tf.data AUTOTUNE``: the usual hand-written pipeline, ``shuffle().batch().prefetch(tf.data.AUTOTUNE)``;
-- ``mnistkit.training.batches``: fixed buffers, autotuning off (what ``mnistkit.training.train`` uses).
+- ``mnistkit.training.batches``: fixed buffers, autotuning off (what ``mnistkit.experiments.train`` uses).
 
 Every epoch ends with a pass over a 5,000-image validation split, fed the same way (arrays to ``fit``, a
 batched ``prefetch(AUTOTUNE)`` dataset, or ``batches(..., shuffle=False)`` in batches of

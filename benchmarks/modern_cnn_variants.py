@@ -1,7 +1,7 @@
 """What moves the accuracy of notebook 07's modern CNN: its recipe and one-change variants, side by side in one run.
 
 Every variant is ``common.MODERN_CNN`` with one thing changed, trained with the same seed, split and
-number of epochs through ``mnistkit.training.train`` (final-epoch weights, as in 07):
+number of epochs through ``mnistkit.experiments.train`` (final-epoch weights, as in 07):
 
 - the recipe as it is; from the same run, its weights averaged over the steps (an exponential moving average,
   momentum 0.99 and 0.998, kept by a callback; for every variant) and test-time augmentation (the final model's
@@ -204,7 +204,7 @@ def _train_variant(name: str, spec: dict, data, *, epochs_cap: int | None, seed:
                 else "sparse_categorical_crossentropy")
         model.compile(optimizer=optimizer(lr), loss=loss, metrics=["accuracy"])
     average = WeightAverage()
-    run = mk.training.train(model, data, name="variant", notebook="benchmark", epochs=epochs,
+    run = mk.experiments.train(model, data, name="variant", notebook="benchmark", epochs=epochs,
                             batch_size=recipe.batch_size, patience=None, seed=seed, callbacks=[average], verbose=0,
                             log=False)
     row = {"variant": name, "policy": keras.mixed_precision.global_policy().name, "params": run.params,

@@ -49,7 +49,7 @@ def main(argv=None) -> int:
     models, rows = {}, []
     for seed in SEEDS:
         model = recipe.build(train_size=len(data.x_train), epochs=epochs, seed=seed)
-        run = mk.training.train(model, data, name=f"{recipe.name}-seed{seed}", notebook="benchmark", epochs=epochs,
+        run = mk.experiments.train(model, data, name=f"{recipe.name}-seed{seed}", notebook="benchmark", epochs=epochs,
                                 batch_size=recipe.batch_size, patience=recipe.patience, seed=seed, verbose=0,
                                 log=False)
         models[seed] = run.model

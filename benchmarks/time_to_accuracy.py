@@ -2,7 +2,7 @@
 
 (a) the keras-io ``mnist_convnet`` recipe as documented: conv 32 and 64 (3x3) with max pooling, dropout 0.5,
     Adam, categorical cross-entropy, batch 128, ``validation_split=0.1``, 15 epochs;
-(b) mnistkit's fastest recipe (``common.FAST_CNN``), trained with ``mnistkit.training.train``.
+(b) mnistkit's fastest recipe (``common.FAST_CNN``), trained with ``mnistkit.experiments.train``.
 
 The test set is evaluated after every epoch *for this benchmark only*; that evaluation is not counted in
 the seconds. Prints a table and writes JSON.
@@ -67,7 +67,7 @@ def mnistkit_fast(data, *, epochs: int, seed: int):
     recipe = common.FAST_CNN
     model = recipe.build(train_size=len(data.x_train), epochs=epochs, seed=seed)
     probe = TestEveryEpoch(data.x_test, data.y_test)
-    mk.training.train(model, data, name="fast-cnn-benchmark", notebook="benchmark", epochs=epochs,
+    mk.experiments.train(model, data, name="fast-cnn-benchmark", notebook="benchmark", epochs=epochs,
                       batch_size=recipe.batch_size, patience=None, seed=seed, callbacks=[probe], verbose=0, log=False)
     return probe.epochs, model.count_params()
 

@@ -11,8 +11,8 @@ import os
 import sys
 
 __version__ = "0.1.0"
-__all__ = ["config", "data", "deploy", "distributed", "evaluate", "images", "machine", "models", "plots", "results",
-           "runtimes", "training", "tuning"]
+__all__ = ["checks", "config", "data", "deploy", "distributed", "evaluate", "experiments", "idx", "images", "machine",
+           "models", "plots", "results", "runtimes", "training", "tuning"]
 
 
 def __getattr__(name: str):

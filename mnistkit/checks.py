@@ -6,6 +6,8 @@ import numbers
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 
 def is_int(value) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
@@ -41,3 +43,16 @@ def check_plain_name(label: str, value) -> str:
         raise ValueError(f"{label}={value!r} is not valid; use a plain folder name such as 'my-search' "
                          f"(no '/', no '..', not absolute, not starting with '.')")
     return text
+
+
+def check_name(name) -> None:
+    if not isinstance(name, str) or not name.strip() or "/" in name or name.strip() in (".", ".."):
+        raise ValueError(f"name={name!r} is not valid; use a short label such as 'mlp-128' (no '/')")
+
+
+def check_finite(data) -> None:
+    """ValueError if a training or validation image holds NaN or infinity (it would poison every weight)."""
+    for label, x in (("x_train", data.x_train), ("x_val", data.x_val)):
+        if np.issubdtype(np.asarray(x).dtype, np.floating) and not np.isfinite(x).all():
+            bad = int((~np.isfinite(x)).reshape(len(x), -1).any(axis=1).sum())
+            raise ValueError(f"{label} has {bad} image(s) with NaN or infinite pixels; fix or drop them first")

@@ -1,6 +1,6 @@
 """The experiment log: one JSON line per training run, and the leaderboard built from it.
 
-Every fit with ``mnistkit.training.LogRun`` (and every ``mnistkit.training.train`` call) appends a record to
+Every fit with ``mnistkit.training.LogRun`` (and every ``mnistkit.experiments.train`` call) appends a record to
 ``artifacts/<profile>/experiments.jsonl``; a run's final test score is appended as a newer record of the same run.
 Notebook 08 reads it back, so a learner's own reruns reach the final comparison.
 

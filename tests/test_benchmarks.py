@@ -17,6 +17,8 @@ def run(script, out, tmp_path):
     done = subprocess.run([sys.executable, str(BENCHMARKS / script), "--smoke", "--out", str(out)],
                           capture_output=True, text=True, timeout=600, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
+    rendered = load_benchmark("report").render(Path(script).stem, out)  # the README's table of it renders too
+    assert "|---|" in rendered and "Measured on" in rendered
     return done.stdout, json.loads(out.read_text())
 
 

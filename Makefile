@@ -32,10 +32,10 @@ $(STAMP): requirements.lock setup.cfg pyproject.toml | $(PY)
 data: $(STAMP)                ## fetch + verify MNIST (no download when the cache is good)
 	$(PY) -m mnistkit fetch
 
-# Two pytest-xdist workers: every notebook runs on one of them, in order (notebooks/conftest.py), while the tests in
-# tests/ share the other.
+# Two pytest-xdist workers: every notebook runs on one of them, in order (the scheduler in notebooks/conftest.py),
+# while the tests in tests/ go to whichever worker is free.
 test: setup lint              ## the linter, the unit tests, then every notebook in the quick profile
-	MNISTKIT_PROFILE=$${MNISTKIT_PROFILE:-quick} $(PY) -m pytest -n 2 --dist loadgroup
+	MNISTKIT_PROFILE=$${MNISTKIT_PROFILE:-quick} $(PY) -m pytest -n 2
 
 lint: $(STAMP)                ## ruff (pyflakes, pycodestyle, import order) on code and notebooks; see pyproject.toml
 	$(VENV)/bin/ruff check .

@@ -19,7 +19,7 @@ leaves ~0 idle; one that stalls leaves both cores idle. The rounds repeat (A B C
 machine hits every way alike. Models: notebook 07's modern CNN (``common.MODERN_CNN``) and
 notebook 03's 256-128 MLP.
 
-    python benchmarks/input_pipeline.py            # the real benchmark (~7 minutes here)
+    python benchmarks/input_pipeline.py            # the real benchmark (about half an hour on 2 cores)
     python benchmarks/input_pipeline.py --smoke    # tiny budget: checks the script runs
 """
 from __future__ import annotations

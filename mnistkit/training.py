@@ -22,7 +22,7 @@ import_tensorflow_quietly()
 import keras
 import numpy as np
 
-from . import config, results
+from . import config, models, results  # noqa: F401  models registers mnistkit's layers for keras.saving.load_model
 from .checks import check_choice, check_name, check_positive_ints, is_int, is_real
 from .data import Splits
 from .files import atomic_write

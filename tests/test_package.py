@@ -1,6 +1,10 @@
 """The package's shape: plumbing in modules of one concern each, no private names shared between them."""
 import ast
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 import mnistkit
 
@@ -34,3 +38,12 @@ def test_every_module_a_notebook_may_use_is_reachable_as_mk_dot_name():
     # `mk.<module>` loads on first use only for the names in __all__; the CLI, doctor and serve are commands.
     commands = {"__init__", "__main__", "doctor", "files", "notebooks", "serve"}
     assert sorted({path.stem for path in MODULES} - commands) == sorted(mnistkit.__all__)
+
+
+@pytest.mark.cli
+def test_a_notebook_that_uses_mk_training_can_load_models_saved_with_mk_augmentation():
+    # 08 opens 07's CNNs with keras.saving.load_model after touching only mk.training: mnistkit's layers must be
+    # registered by then (a fresh process, since this one has imported everything already).
+    code = "import sys, mnistkit.training; print('mnistkit.models' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "True", done.stderr[-1000:]

@@ -34,7 +34,7 @@ data: $(STAMP)                ## fetch + verify MNIST (no download when the cach
 
 # Two pytest-xdist workers: every notebook runs on one of them, in order (the scheduler in notebooks/conftest.py),
 # while the tests in tests/ go to whichever worker is free.
-test: setup lint              ## the linter, the unit tests, then every notebook in the quick profile
+test: setup lint              ## the linter, then the unit tests and every notebook (quick profile) on two workers
 	MNISTKIT_PROFILE=$${MNISTKIT_PROFILE:-quick} $(PY) -m pytest -n 2
 
 lint: $(STAMP)                ## ruff (pyflakes, pycodestyle, import order) on code and notebooks; see pyproject.toml

@@ -46,6 +46,7 @@ def check_plain_name(label: str, value) -> str:
 
 
 def check_name(name) -> None:
+    """A run's label: a non-empty string without '/' (it names the run's checkpoint file)."""
     if not isinstance(name, str) or not name.strip() or "/" in name or name.strip() in (".", ".."):
         raise ValueError(f"name={name!r} is not valid; use a short label such as 'mlp-128' (no '/')")
 

@@ -15,11 +15,23 @@ import keras
 import numpy as np
 import pandas as pd
 
-from . import config, results, training
+from . import config, results
 from .checks import check_choice, check_finite, check_name, check_positive_ints, is_int, is_real_positive
 from .data import Splits, one_hot
 from .models import uses_one_hot
-from .training import MONITORS, Run, check_learning_rate, set_seed, split_batches
+from .training import (
+    MONITORS,
+    Run,
+    append_run,
+    batches,
+    best_epoch,
+    check_learning_rate,
+    checkpoint_path,
+    describe,
+    save_model,
+    set_seed,
+    split_batches,
+)
 
 
 class EpochLine(keras.callbacks.Callback):
@@ -49,7 +61,7 @@ class BestCheckpoint(keras.callbacks.Callback):
         score = -value if self.monitor.endswith("accuracy") else value
         if score < self.best:
             self.best = score
-            training.save_model(self.model, self.path)
+            save_model(self.model, self.path)
 
 
 def _check_train_args(name, epochs, batch_size, patience, monitor, verbose) -> None:
@@ -106,7 +118,7 @@ def train(model: keras.Model, data: Splits, *, name: str, notebook: str | None =
         results.check_log(results.log_path(root))  # before fitting: a finished run is never lost to the log
     if seed is not None:
         set_seed(seed)
-    checkpoint = root / "checkpoints" / (notebook or "adhoc") / f"{name}.keras"
+    checkpoint = checkpoint_path(name, notebook=notebook, artifacts=root)
     targets = (lambda y: one_hot(y)) if uses_one_hot(model) else (lambda y: y)
     cbs = [keras.callbacks.TerminateOnNaN(), BestCheckpoint(checkpoint, monitor=monitor), *callbacks]
     if patience is not None:
@@ -125,15 +137,15 @@ def train(model: keras.Model, data: Splits, *, name: str, notebook: str | None =
                       f"stopped and the run is not logged. Try a lower learning rate.", stacklevel=2)
     val_loss, val_acc = model.evaluate(data.x_val, targets(data.y_val), batch_size=1024, verbose=0)[:2]
     test_loss, test_acc = model.evaluate(data.x_test, targets(data.y_test), batch_size=1024, verbose=0)[:2]
-    best = training.best_epoch(curves, monitor) if patience is not None else len(curves["loss"])
+    best = best_epoch(curves, monitor) if patience is not None else len(curves["loss"])
     run = Run(name=name, model=model, history=curves, params=int(model.count_params()), epochs=len(curves["loss"]),
               best_epoch=best, seconds=round(seconds, 2), val_accuracy=float(val_acc), val_loss=float(val_loss),
               test_accuracy=float(test_acc), test_loss=float(test_loss), seed=seed, notebook=notebook,
               profile=config.profile().name, checkpoint=checkpoint,
-              config={**training.describe(model, batch_size, len(data.x_train)), **(config_record or {})},
+              config={**describe(model, batch_size, len(data.x_train)), **(config_record or {})},
               diverged=diverged)
     if log and not diverged:
-        training.append_run(run, root)
+        append_run(run, root)
     return run
 
 
@@ -274,7 +286,7 @@ def lr_range_test(model: keras.Model, data: Splits, *, min_lr: float = 1e-6, max
     n = min(len(data.x_train), steps * batch_size)
     targets = one_hot(data.y_train[:n]) if uses_one_hot(model) else data.y_train[:n]
     ramp = _LRRamp(rates, stop_factor=stop_factor)
-    ramp_batches = training.batches(data.x_train[:n], targets, batch_size=batch_size, shuffle=False)
+    ramp_batches = batches(data.x_train[:n], targets, batch_size=batch_size, shuffle=False)
     if n < steps * batch_size:  # a small training split is passed over again, so the ramp reaches max_lr
         ramp_batches = ramp_batches.repeat()
     model.fit(ramp_batches, epochs=1, steps_per_epoch=steps, shuffle=False, callbacks=[ramp], verbose=0)

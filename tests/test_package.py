@@ -12,7 +12,6 @@ PACKAGE = Path(mnistkit.__file__).parent
 MODULES = sorted(PACKAGE.glob("*.py"))
 
 
-
 def test_no_module_imports_another_modules_private_names():
     offenders = []
     for path in MODULES:

@@ -11,7 +11,7 @@ def fit(tmp_path, seed=3, **kw):
     model = models.build_mlp((16,), seed=seed, dropout=0.1)
     kw = {"verbose": 0, **kw}
     return experiments.train(model, tiny_splits(), name="tiny", notebook="test", epochs=3, batch_size=32,
-                          seed=seed, artifacts=tmp_path, **kw)
+                             seed=seed, artifacts=tmp_path, **kw)
 
 
 def test_same_seed_twice_gives_identical_results(tmp_path):
@@ -44,7 +44,7 @@ def test_one_hot_models_get_one_hot_targets(tmp_path):
 def test_early_stopping_restores_the_best_epoch(tmp_path):
     model = models.build_mlp((8,), learning_rate=0.5, optimizer="sgd", seed=0)  # noisy on purpose
     run = experiments.train(model, tiny_splits(), name="es", epochs=8, patience=1, batch_size=16,
-                         artifacts=tmp_path, verbose=0, log=False)
+                            artifacts=tmp_path, verbose=0, log=False)
     assert run.val_loss == pytest.approx(min(run.history["val_loss"]), rel=1e-5)
 
 
@@ -97,8 +97,6 @@ def test_set_seed_rejects_non_integers():
         training.set_seed("42")
 
 
-
-
 def test_an_unwritable_log_is_found_before_the_first_epoch(tmp_path):
     (tmp_path / results.LOG_NAME).mkdir()      # a folder where the log should be
     started = []
@@ -131,7 +129,7 @@ def test_a_diverging_run_stops_says_so_and_is_not_logged(tmp_path):
     model = models.build_mlp((16,), seed=0, optimizer="sgd", learning_rate=1e30)
     with pytest.warns(UserWarning) as caught:
         run = experiments.train(model, tiny_splits(), name="boom", epochs=5, batch_size=32, artifacts=tmp_path,
-                             verbose=0, patience=None)
+                                verbose=0, patience=None)
     messages = [str(w.message) for w in caught]
     assert any("outside" in m for m in messages) and any("NaN or infinite" in m for m in messages)
     assert run.diverged and run.epochs == 1
@@ -151,7 +149,7 @@ def test_sweep_checks_every_setting_before_the_first_fit(tmp_path):
         experiments.sweep(models.build_mlp, tiny_splits(), settings, name="s", artifacts=tmp_path, progress=False)
     with pytest.raises(ValueError, match="cannot pass"):
         experiments.sweep(models.build_mlp, tiny_splits(), {"ok": {"hidden": (8,)}}, name="s", artifacts=tmp_path,
-                       epochz=3)
+                          epochz=3)
     assert not (tmp_path / results.LOG_NAME).exists()
 
 
@@ -159,7 +157,7 @@ def test_lr_range_test_ramps_to_max_lr_on_a_small_training_split():
     splits = tiny_splits()                      # 400 training images: under 2 batches of 256
     model = models.build_mlp((8,), seed=0)
     frame = experiments.lr_range_test(model, splits, steps=20, batch_size=64, min_lr=1e-5, max_lr=1e-1,
-                                   stop_factor=1e9, seed=0)
+                                      stop_factor=1e9, seed=0)
     assert len(frame) == 20 and frame["lr"].iloc[-1] == pytest.approx(1e-1)
 
 

@@ -32,8 +32,8 @@ $(STAMP): requirements.lock setup.cfg pyproject.toml | $(PY)
 data: $(STAMP)                ## fetch + verify MNIST (no download when the cache is good)
 	$(PY) -m mnistkit fetch
 
-# Two pytest-xdist workers: every notebook runs on one of them, in order (the scheduler in notebooks/conftest.py),
-# while the tests in tests/ go to whichever worker is free.
+# Two pytest-xdist workers: the lessons run in order on one, the solutions of 01-07 on the other (the scheduler in
+# notebooks/conftest.py), while the tests in tests/ go to whichever worker is free.
 test: setup lint              ## the linter, then the unit tests and every notebook (quick profile) on two workers
 	MNISTKIT_PROFILE=$${MNISTKIT_PROFILE:-quick} $(PY) -m pytest -n 2
 

@@ -195,3 +195,34 @@ def test_every_exercise_has_a_worked_solution_that_quotes_it(path):
     assert list(quoted) == list(wanted)
     for number, text in wanted.items():
         assert quoted[number].split() == text.split(), f"exercise {number}: the solution quotes another wording"
+
+
+def load_notebooks_conftest():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("notebooks_conftest", NOTEBOOKS / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# what a notebook does when it reads what another saved, or writes what another reads
+SHARED_STATE = ("artifacts_dir", "MODELS_DIR", "LogRun", "save_model", "mk.results", "experiments.train",
+                "experiments.sweep")
+
+
+def test_the_solutions_queue_neither_reads_nor_writes_what_the_lessons_share():
+    """make test runs the 'solutions' queue beside the lessons, at the same time, in the same artifacts: that is
+    safe only for notebooks that read nothing the lessons save and log nothing the lessons read."""
+    scope = load_notebooks_conftest().notebook_scope
+    queues = {}
+    for path in sorted(NOTEBOOKS.rglob("*.ipynb")):
+        if ".ipynb_checkpoints" not in path.parts:
+            queues.setdefault(scope(f"{path.relative_to(NOTEBOOKS.parent).as_posix()}::Cell 0"), []).append(path)
+    assert set(queues) == {"lessons", "solutions"}
+    assert [p.name for p in queues["lessons"][:9]] == sorted(p.name for p in NOTEBOOKS.glob("0*.ipynb"))
+    for path in queues["solutions"]:
+        code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+        code = re.sub(r"#.*", "", code)  # what runs, not what the comments mention
+        shared = [s for s in SHARED_STATE if s in code]
+        assert not shared, f"{path.name} uses {shared}: put it in the 'lessons' queue (notebooks/conftest.py)"
+    assert scope("tests/test_data.py::test_x") == "tests/test_data.py::test_x"

@@ -225,8 +225,9 @@ def _train_variant(name: str, spec: dict, data, *, epochs_cap: int | None, seed:
     return row
 
 
-# what --smoke runs: the recipe (with test-time augmentation), an architecture change and a precision change
-SMOKE_VARIANTS = ("recipe", "2 blocks 64-128", "bfloat16")
+# what --smoke runs: the recipe (with test-time augmentation) and an architecture change; the bfloat16 variant has a
+# test of its own (tests/test_benchmarks.py), as on a CPU it trains several times slower
+SMOKE_VARIANTS = ("recipe", "2 blocks 64-128")
 
 
 def main(argv=None) -> int:

@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 from synthetic import assert_rejected_before_building, tiny_cnn
@@ -60,9 +61,20 @@ def test_same_seed_builds_the_same_weights():
     assert not np.array_equal(first[0], other[0])
 
 
+EXPECTED_OPTIMIZERS = {"sgd": ("SGD", 0.0, False), "momentum": ("SGD", 0.9, False), "nesterov": ("SGD", 0.9, True),
+                       "rmsprop": ("RMSprop", None, None), "adam": ("Adam", None, None), "adamw": ("AdamW", None, None),
+                       "nadam": ("Nadam", None, None)}
+
+
 @pytest.mark.parametrize("name", models.OPTIMIZERS)
-def test_every_optimizer_name_builds(name):
-    assert models.make_optimizer(name, learning_rate=0.01) is not None
+def test_every_optimizer_name_builds_the_optimizer_it_names(name):
+    optimizer = models.make_optimizer(name, learning_rate=0.01)
+    cls, momentum, nesterov = EXPECTED_OPTIMIZERS[name]
+    assert type(optimizer).__name__ == cls
+    assert float(keras.ops.convert_to_numpy(optimizer.learning_rate)) == pytest.approx(0.01)
+    if momentum is not None:
+        assert (optimizer.momentum, optimizer.nesterov) == (momentum, nesterov)
+    assert models.make_optimizer(name) is not optimizer  # a fresh one each call: optimizers keep state
 
 
 def test_augmentation_changes_images_only_in_training():

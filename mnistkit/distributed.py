@@ -51,6 +51,14 @@ def check_search_args(*, tuner: str, max_trials: int, epochs: int, train_size: i
         check_positive_ints(train_size=train_size)
     if port is not None and (not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535):
         raise ValueError(f"port={port!r} is not valid; use a TCP port from 1 to 65535")
+    if workers is not None and workers > max_workers():
+        raise ValueError(f"workers={workers} is more than this machine can run (each worker is a Python with its own "
+                         f"TensorFlow); use 1 to {max_workers()}, four per CPU core")
+
+
+def max_workers() -> int:
+    """The most workers ``run_search`` starts on this machine: four per CPU core."""
+    return 4 * (os.cpu_count() or 1)
 
 
 def node_command(*, directory: Path, project: str, tuner: str, max_trials: int, epochs: int,
@@ -161,8 +169,10 @@ def run_search(*, workers: int = 2, port: int | None = None, host: str = "127.0.
     try:
         _wait_for_port(host, port, started[0], start_timeout)
         log(f"chief serving on {host}:{port}; starting {workers} worker(s)")
-        pool = {f"tuner{i}": subprocess.Popen(cmd, env={**env, ROLE: f"tuner{i}"}) for i in range(workers)}
-        started += list(pool.values())
+        pool = {}
+        for i in range(workers):  # each joins `started` as it starts, so Ctrl-C midway stops it too
+            pool[f"tuner{i}"] = subprocess.Popen(cmd, env={**env, ROLE: f"tuner{i}"})
+            started.append(pool[f"tuner{i}"])
         _wait_for_workers(pool, started[0], log)
         try:
             started[0].wait(timeout=30)   # the chief exits once every live worker has checked out

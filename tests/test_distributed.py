@@ -69,3 +69,41 @@ def test_ctrl_c_stops_the_chief_and_every_worker(tmp_path, mnist):
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_more_workers_than_the_machine_can_run_are_refused_before_anything_starts(tmp_path):
+    too_many = distributed.max_workers() + 1
+    with pytest.raises(ValueError, match=f"workers={too_many} is more than this machine can run .*use 1 to"):
+        distributed.run_search(workers=too_many, directory=tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+def test_ctrl_c_while_the_workers_start_stops_every_process_already_started(tmp_path, monkeypatch):
+    """Ctrl-C can land between two worker starts: the ones already running must be stopped too."""
+    import signal
+
+    started = []
+
+    class FakeProcess:
+        def __init__(self, cmd, env):
+            if len(started) == 3:  # the chief and two workers are up when Ctrl-C comes
+                raise KeyboardInterrupt
+            self.role, self.signals, self.returncode = env[distributed.ROLE], [], None
+            started.append(self)
+
+        def poll(self):
+            return self.returncode
+
+        def send_signal(self, sig):
+            self.signals.append(sig)
+            self.returncode = -sig
+
+        def wait(self, timeout=None):
+            return self.returncode
+
+    monkeypatch.setattr(distributed.subprocess, "Popen", FakeProcess)
+    monkeypatch.setattr(distributed, "_wait_for_port", lambda *args: None)
+    with pytest.raises(KeyboardInterrupt):
+        distributed.run_search(workers=5, directory=tmp_path, log=lambda message: None)
+    assert [p.role for p in started] == ["chief", "tuner0", "tuner1"]
+    assert all(p.signals == [signal.SIGTERM] for p in started)

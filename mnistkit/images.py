@@ -6,6 +6,7 @@ placed in a 28x28 image so that its centre of mass is at the centre. Digits are 
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +47,12 @@ def load_image(path, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         if image.width * image.height > max_pixels:
             raise ValueError(f"image is {image.width}x{image.height} pixels, {too_big}")
         image.load()
-        image = ImageOps.exif_transpose(image)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # PIL's "Corrupt EXIF data": it reads on
+            try:
+                image = ImageOps.exif_transpose(image)
+            except Exception:  # noqa: BLE001 - EXIF too damaged to parse: the pixels as stored, as a browser shows them
+                pass
         if image.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16-bit grey: convert("L") would clip at 255
             grey = np.asarray(image, dtype=np.float32)
             return grey / (65535.0 if grey.max() > 255 or image.mode.startswith("I;16") else 255.0)

@@ -165,6 +165,32 @@ def test_exif_orientation_is_applied(tmp_path):
     assert loaded.shape == (28, 28) and np.corrcoef(loaded.ravel(), digit.ravel() / 255)[0, 1] > 0.95
 
 
+def with_chunk(png: bytes, kind: bytes, content: bytes) -> bytes:
+    """``png`` with one more chunk before its end (IEND), CRC and all."""
+    import struct
+    import zlib
+
+    end = png.rindex(b"IEND") - 4
+    chunk = struct.pack(">I", len(content)) + kind + content + struct.pack(">I", zlib.crc32(kind + content))
+    return png[:end] + chunk + png[end:]
+
+
+def test_an_image_with_damaged_exif_is_read_as_stored_without_warnings(tmp_path):
+    """A broken EXIF block (PIL cannot parse it) must not cost the whole predict batch: the pixels are read as
+    stored, as a browser shows them, and PIL's 'Corrupt EXIF data' warning does not reach the user."""
+    import io
+    import warnings
+
+    digit = (images.to_mnist(synthetic_digit()) * 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(digit).save(buffer, format="PNG")
+    path = tmp_path / "exif.png"
+    path.write_bytes(with_chunk(buffer.getvalue(), b"eXIf", b"garbage"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_allclose(images.load_image(path), digit / 255.0, atol=1e-6)
+
+
 def test_sixteen_bit_grey_levels_keep_their_shades(tmp_path):
     ramp = np.tile(np.linspace(0, 65535, 40).astype(np.uint16), (40, 1))
     Image.fromarray(ramp).save(tmp_path / "ramp16.png")

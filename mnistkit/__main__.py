@@ -267,6 +267,9 @@ def main(argv=None) -> int:
         message = str(exc).strip().splitlines() or [type(exc).__name__]
         print(f"error: {message[0]}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: one line, and the shell's exit code for SIGINT
+        print(f"interrupted: {args.command} stopped", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

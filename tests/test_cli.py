@@ -110,3 +110,20 @@ def test_search_arguments_are_checked_before_any_process_starts():
         distributed.run_search(port=70000)
     with pytest.raises(ValueError, match="train_size=0"):
         distributed.run_search(train_size=0)
+
+
+@pytest.mark.cli
+def test_ctrl_c_is_one_line_and_exit_130_not_a_traceback(tmp_path):
+    """Ctrl-C during doctor's speed probe, as a user at a terminal would press it."""
+    import signal
+
+    env = {**os.environ, "MNISTKIT_CACHE": str(tmp_path / "cache"), "MNISTKIT_ARTIFACTS": str(tmp_path / "a")}
+    proc = subprocess.Popen([sys.executable, "-u", "-m", "mnistkit", "doctor"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    for line in proc.stdout:  # the probe starts after the data line
+        if line.startswith("data"):
+            break
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1] == "interrupted: doctor stopped" and "Traceback" not in stderr

@@ -83,6 +83,23 @@ def wait_for_chief(host: str, port: int, timeout: float) -> None:
         time.sleep(0.5)
 
 
+def chief_address() -> tuple[str, int]:
+    """The chief's host and port from ``KERASTUNER_ORACLE_IP`` and ``KERASTUNER_ORACLE_PORT``, checked before a node
+    loads anything (RuntimeError naming the variable)."""
+    host, value = os.environ.get(IP) or "127.0.0.1", os.environ.get(PORT, "")
+    try:
+        port = int(value)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise RuntimeError(f"{PORT}={value!r} is not valid; set it to the chief's TCP port, 1 to 65535")
+    try:
+        socket.getaddrinfo(host, port)
+    except (OSError, UnicodeError) as exc:
+        raise RuntimeError(f"{IP}={host!r} does not resolve ({exc}); set it to the chief's address") from None
+    return host, port
+
+
 def run_node(*, directory: Path, project: str, tuner: str, max_trials: int, epochs: int, train_size: int | None,
              seed: int, batch_size: int = 256, overwrite: bool = False, chief_timeout: float = 120) -> None:
     """Body of one chief or worker process. The chief serves the oracle until the search is done;
@@ -94,13 +111,10 @@ def run_node(*, directory: Path, project: str, tuner: str, max_trials: int, epoc
     if not role:
         raise RuntimeError(f"{ROLE} is not set: use 'python -m mnistkit tune' or set {ROLE}, {IP} and {PORT}")
     chief = role == "chief"
+    host, port = chief_address()
     if not chief:
         check_plain_name(ROLE, role)
-        try:
-            port = int(os.environ.get(PORT, ""))
-        except ValueError:
-            raise RuntimeError(f"{PORT}={os.environ.get(PORT)!r} is not a port number") from None
-        wait_for_chief(os.environ.get(IP) or "127.0.0.1", port, chief_timeout)
+        wait_for_chief(host, port, chief_timeout)
     from . import data as mkdata
     from . import tuning
 

@@ -107,3 +107,22 @@ def test_ctrl_c_while_the_workers_start_stops_every_process_already_started(tmp_
         distributed.run_search(workers=5, directory=tmp_path, log=lambda message: None)
     assert [p.role for p in started] == ["chief", "tuner0", "tuner1"]
     assert all(p.signals == [signal.SIGTERM] for p in started)
+
+
+@pytest.mark.parametrize("role", ["chief", "tuner0"])
+@pytest.mark.parametrize("env, needle", [({distributed.PORT: "99999"}, "KERASTUNER_ORACLE_PORT='99999' is not valid"),
+                                         ({distributed.PORT: "abc"}, "KERASTUNER_ORACLE_PORT='abc' is not valid"),
+                                         ({distributed.PORT: "8000", distributed.IP: "no.such.host.invalid"},
+                                          "KERASTUNER_ORACLE_IP='no.such.host.invalid' does not resolve")])
+def test_a_node_with_a_bad_chief_address_says_which_variable_before_loading_anything(role, env, needle, tmp_path,
+                                                                                      monkeypatch):
+    from mnistkit import data
+
+    monkeypatch.setenv(distributed.ROLE, role)
+    monkeypatch.delenv(distributed.IP, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(data, "load_mnist_splits", lambda **kwargs: pytest.fail("loaded MNIST first"))
+    with pytest.raises(RuntimeError, match=needle):
+        distributed.run_node(directory=tmp_path, project="p", tuner="random", max_trials=1, epochs=1,
+                             train_size=10, seed=0, chief_timeout=1)

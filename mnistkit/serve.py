@@ -301,7 +301,10 @@ def main(args) -> int:
         print(f"warning: --host {args.host} is not a loopback address: anyone who can reach this machine can use "
               f"the page", file=sys.stderr)
     try:
-        server = make_server(deploy.load_model(path), host=args.host, port=args.port, invert=args.invert)
+        model = deploy.load_model(path)
+        deploy.check_classifier(model, where=str(path))  # what predict checks: 28x28 images in, 10 classes out,
+        deploy.predict_probabilities(model, np.zeros((1, 28, 28), np.float32))  # and probabilities (a softmax)
+        server = make_server(model, host=args.host, port=args.port, invert=args.invert)
     except (deploy.ModelLoadError, ValueError) as exc:
         print(f"error: {exc}" if isinstance(exc, deploy.ModelLoadError) else f"error: {path}: {exc}", file=sys.stderr)
         return 2

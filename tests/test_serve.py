@@ -7,6 +7,7 @@ import http.client
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -271,6 +272,20 @@ def test_main_fails_in_one_line_when_the_model_cannot_be_loaded(tmp_path, capsys
     assert serve.main(parse("--model", str(tmp_path / name), "--port", "0")) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1 and err.startswith("error: ") and message in err
+
+
+@pytest.mark.parametrize("last, message", [(dict(units=10), "not probabilities.*activation='softmax'"),
+                                           (dict(units=3, activation="softmax"), r"maps \(28, 28\) to \(3,\)")])
+def test_main_refuses_what_predict_refuses_before_serving(tmp_path, capsys, monkeypatch, last, message):
+    """A model with no softmax would show negative "probabilities" on the page, and a 3-class one three bars."""
+    import keras
+
+    monkeypatch.setattr(serve, "make_server", lambda *args, **kwargs: pytest.fail("served it"))
+    path = tmp_path / "not_a_digit_classifier.keras"
+    keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(**last)]).save(path)
+    assert serve.main(parse("--model", str(path), "--port", "0")) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and re.search(message, err)
 
 
 def test_main_without_a_saved_model_says_how_to_get_one(tmp_path, monkeypatch, capsys):

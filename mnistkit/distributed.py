@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -165,6 +166,12 @@ def run_search(*, workers: int = 2, port: int | None = None, host: str = "127.0.
     directory = Path(directory) if directory else config.artifacts_dir() / "tuning"
     if directory.exists() and not directory.is_dir():
         raise ValueError(f"directory={str(directory)!r} is a file; give a folder for the searches")
+    try:  # the chief writes its trials there: find out now, not from its traceback
+        directory.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=directory).close()
+    except OSError as exc:
+        raise ValueError(f"directory={str(directory)!r} cannot be written ({exc.strerror}); give a folder you can "
+                         f"write to") from None
     project = f"distributed-{tuner}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     if port is None:
         port = free_port(host)

@@ -126,3 +126,15 @@ def test_a_node_with_a_bad_chief_address_says_which_variable_before_loading_anyt
     with pytest.raises(RuntimeError, match=needle):
         distributed.run_node(directory=tmp_path, project="p", tuner="random", max_trials=1, epochs=1,
                              train_size=10, seed=0, chief_timeout=1)
+
+
+def test_a_folder_that_cannot_be_written_is_refused_before_anything_starts(tmp_path, monkeypatch):
+    import tempfile
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", read_only)
+    monkeypatch.setattr(distributed.subprocess, "Popen", lambda *a, **k: pytest.fail("started a process"))
+    with pytest.raises(ValueError, match="cannot be written \\(Permission denied\\); give a folder you can write to"):
+        distributed.run_search(workers=1, directory=tmp_path / "tuning")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import warnings
 from pathlib import Path
 
 from .serve import add_arguments as add_serve_arguments
@@ -96,7 +97,11 @@ def _leaderboard(args) -> int:
 
     from . import results
 
-    board = results.leaderboard(notebook=args.notebook)
+    with warnings.catch_warnings(record=True) as caught:  # skipped lines: one line each, not Python's warning format
+        warnings.simplefilter("always")
+        board = results.leaderboard(notebook=args.notebook)
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(board.to_string(index=False) if not board.empty else f"no runs logged yet in {results.log_path()}")
     return 0

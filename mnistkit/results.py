@@ -176,7 +176,9 @@ def leaderboard(*, notebook=None, path: str | Path | None = None, columns=COLUMN
         wanted = (notebook,) if isinstance(notebook, str) else tuple(notebook)
         frame = frame[frame.get("notebook", pd.Series("", index=frame.index)).astype(str).str.startswith(wanted)]
     if sort_by not in frame.columns:
-        raise ValueError(f"sort_by={sort_by!r} is not a column; choose one of: {', '.join(frame.columns)}")
+        if sort_by not in columns:
+            raise ValueError(f"sort_by={sort_by!r} is not a column; choose one of: {', '.join(frame.columns)}")
+        frame[sort_by] = float("nan")  # a field no logged run has yet: an empty column, not an error
     first = [c for c in columns if c in frame.columns]
     frame = frame[first + ([c for c in frame.columns if c not in first] if details else [])]
     return frame.sort_values(sort_by, ascending=not sort_by.endswith("accuracy"), kind="stable",

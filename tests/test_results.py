@@ -168,3 +168,16 @@ def test_the_same_layers_built_twice_in_one_session_share_a_fingerprint():
     assert training.fingerprint(first, 32) == training.fingerprint(second, 32)
     assert training.fingerprint(build(dropout=0.3), 32) != training.fingerprint(first, 32)
     assert training.fingerprint(build(units=17), 32) != training.fingerprint(first, 32)
+
+
+def test_leaderboard_command_on_a_log_with_garbage_and_runs_without_validation(tmp_path, monkeypatch, capsys):
+    """A skipped line is one 'warning:' line, and runs that logged no validation accuracy are listed, not an
+    error about a sort_by option the command does not have."""
+    from mnistkit.__main__ import main
+
+    monkeypatch.setenv("MNISTKIT_ARTIFACTS", str(tmp_path))
+    (tmp_path / "experiments.jsonl").write_text('not json\n{"name": "quick-try", "notebook": "02_baseline"}\n')
+    assert main(["leaderboard"]) == 0
+    out, err = capsys.readouterr()
+    assert "quick-try" in out
+    assert err.splitlines() == [f"warning: {tmp_path / 'experiments.jsonl'}: skipped 1 unreadable line(s) (line 1)"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import warnings
+import zipfile
 from pathlib import Path
 
 from . import import_tensorflow_quietly, quiet_stderr, tensorflow_log_level
@@ -42,11 +43,17 @@ def load_model(path: str | Path, *, compile: bool = False) -> keras.Model:
         If the file is missing, not a ``.keras`` archive, damaged, or uses layers nobody registered.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ModelLoadError(f"{path}: a folder (a SavedModel export?), not a .keras file; pass the .keras file, "
+                             f"e.g. artifacts/full/export/mnist_best.keras")
     if not path.is_file():
         raise ModelLoadError(f"{path}: no such model file; pass --model PATH.keras, or run notebook 07 or 08 "
                              f"(make run) to save one")
     if path.suffix != ".keras":
         raise ModelLoadError(f"{path}: not a .keras model file; save models with model.save('name.keras')")
+    if not zipfile.is_zipfile(path):  # Keras would say "File not found" of a file that is there
+        raise ModelLoadError(f"{path}: not a .keras archive (empty, cut short or another format); save it again, "
+                             f"e.g. rerun the notebook that wrote it")
     try:
         model = keras.saving.load_model(path, compile=compile)
     except Exception as exc:  # Keras raises ValueError, TypeError, KeyError, OSError, zipfile errors ...
@@ -166,7 +173,10 @@ def check_probabilities(proba: np.ndarray) -> None:
     """Raise ``ValueError`` unless every row of ``proba`` is ten numbers in [0, 1] that sum to 1."""
     if proba.ndim != 2 or proba.shape[1] != 10:
         raise ValueError(f"the model returned shape {proba.shape}; expected (n, 10) class probabilities")
+    if not np.all(np.isfinite(proba)):
+        raise ValueError("the model's outputs are NaN or infinite: its weights are broken (training diverged?); "
+                         "train it again, e.g. with a lower learning rate")
     sums = proba.sum(axis=1)
-    if not np.all(np.isfinite(proba)) or proba.min() < -1e-6 or np.abs(sums - 1).max() > 1e-3:
+    if proba.min() < -1e-6 or np.abs(sums - 1).max() > 1e-3:
         raise ValueError(f"the model's outputs are not probabilities (rows sum to {sums.min():.3g}..{sums.max():.3g}, "
                          f"values {proba.min():.3g}..{proba.max():.3g}); give its last layer activation='softmax'")

@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import zipfile
 
 import keras
 import numpy as np
@@ -93,11 +94,27 @@ def test_load_model_opens_augmented_models_and_names_bad_files(augmented, tmp_pa
     x = images()
     np.testing.assert_allclose(deploy.load_model(tmp_path / "m.keras").predict(x, verbose=0),
                                augmented.predict(x, verbose=0), atol=1e-6)
-    (tmp_path / "bad.keras").write_bytes(b"PK\x03\x04 truncated")
-    with pytest.raises(deploy.ModelLoadError, match="bad.keras: cannot load this model"):
-        deploy.load_model(tmp_path / "bad.keras")
+    (tmp_path / "cut.keras").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(deploy.ModelLoadError, match=r"cut.keras: not a .keras archive \(empty, cut short"):
+        deploy.load_model(tmp_path / "cut.keras")  # Keras itself says "File not found" of it
+    with zipfile.ZipFile(tmp_path / "empty.keras", "w"):
+        pass
+    with pytest.raises(deploy.ModelLoadError, match="empty.keras: cannot load this model .*config.json"):
+        deploy.load_model(tmp_path / "empty.keras")
     with pytest.raises(deploy.ModelLoadError, match="no such model file"):
         deploy.load_model(tmp_path / "missing.keras")
+    (tmp_path / "savedmodel").mkdir()
+    with pytest.raises(deploy.ModelLoadError, match=r"savedmodel: a folder \(a SavedModel export\?\), not a .keras"):
+        deploy.load_model(tmp_path / "savedmodel")
+
+
+def test_nan_outputs_are_called_broken_weights_not_a_missing_softmax():
+    with pytest.raises(ValueError, match="NaN or infinite: its weights are broken") as refused:
+        deploy.check_probabilities(np.full((2, 10), np.nan))
+    assert "softmax" not in str(refused.value)
+    with pytest.raises(ValueError, match="activation='softmax'"):
+        deploy.check_probabilities(np.full((2, 10), 0.5))
+    deploy.check_probabilities(np.full((2, 10), 0.1))
 
 
 def test_saved_model_serves_in_inference_mode_and_replaces_atomically(tmp_path):

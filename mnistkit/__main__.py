@@ -68,7 +68,7 @@ def _doctor(args) -> int:
 
 def _run_notebooks(args) -> int:
     from . import config
-    from .notebooks import execute_notebook, notebook_paths
+    from .notebooks import NotebookError, execute_notebook, notebook_paths
 
     if not Path(args.folder).is_dir():
         raise ValueError(f"{args.folder} is not a folder; give the folder of the notebooks (default: notebooks)")
@@ -82,9 +82,8 @@ def _run_notebooks(args) -> int:
         print(f"{path.name:<34} running ({prof.name} profile) ...", flush=True)
         try:
             seconds = execute_notebook(path, failed_dir=failed)
-        except Exception as exc:
-            print(f"{path.name:<34} FAILED: {type(exc).__name__}: {str(exc)[-2000:]}\n"
-                  f"the failing copy is in {failed}; {path} was left as it was", file=sys.stderr)
+        except NotebookError as exc:
+            print(f"{path.name:<34} FAILED: {exc}", file=sys.stderr)
             return 1
         total += seconds
         print(f"{path.name:<34} {seconds:8.1f} s", flush=True)

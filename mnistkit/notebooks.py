@@ -7,30 +7,58 @@ from pathlib import Path
 from .files import atomic_write_bytes
 
 
+class NotebookError(RuntimeError):
+    """A notebook that could not be read, run or saved; the message says which, and where any copy went."""
+
+
 def notebook_paths(folder: str | Path) -> list[Path]:
     """The series' notebooks in order: ``NN_name.ipynb`` files of ``folder``."""
     return sorted(p for p in Path(folder).glob("[0-9][0-9]_*.ipynb") if p.is_file())
 
 
 def execute_notebook(path: str | Path, *, failed_dir: str | Path | None = None, timeout: int | None = None) -> float:
-    """Run every cell of ``path`` top to bottom in a fresh kernel and save it in place.
+    """Run every cell of ``path`` top to bottom in a fresh kernel and save it in place; returns the wall time in s.
 
-    On an error the notebook on disk is left untouched; the failing copy goes to ``failed_dir``
-    (when given) and the error propagates. Returns the wall time in seconds.
+    Raises
+    ------
+    NotebookError
+        If the file is not a notebook, a cell fails, or the result cannot be saved in place. The notebook on disk
+        is then left as it was, and the executed copy (its outputs up to the failing cell) goes to ``failed_dir``
+        when given; the message says where, or why no copy could be kept.
     """
     import nbformat
     from nbclient import NotebookClient
 
     path = Path(path)
-    nb = nbformat.read(path, as_version=4)
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as exc:  # not JSON, not a notebook, unreadable
+        raise NotebookError(f"cannot read {path} as a notebook ({type(exc).__name__}: {exc})") from exc
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     try:
         client.execute()
-    except Exception:
-        if failed_dir is not None:
-            atomic_write_bytes(Path(failed_dir) / path.name, nbformat.writes(nb).encode())
-        raise
-    atomic_write_bytes(path, (nbformat.writes(nb) + "\n").encode())
-    return time.perf_counter() - start
+    except Exception as exc:
+        raise NotebookError(f"{type(exc).__name__}: {str(exc)[-2000:]}\n{_keep(nb, path, failed_dir)}; {path} was "
+                            f"left as it was") from exc
+    seconds = time.perf_counter() - start
+    try:
+        atomic_write_bytes(path, (nbformat.writes(nb) + "\n").encode())
+    except OSError as exc:
+        raise NotebookError(f"it ran ({seconds:.0f} s) but cannot be saved in place ({exc.strerror or exc}); "
+                            f"{_keep(nb, path, failed_dir)}") from exc
+    return seconds
+
+
+def _keep(nb, path: Path, failed_dir) -> str:
+    """Save the executed copy of ``path`` in ``failed_dir``; say where, or why not."""
+    import nbformat
+
+    if failed_dir is None:
+        return "no copy was kept"
+    try:
+        copy = atomic_write_bytes(Path(failed_dir) / path.name, nbformat.writes(nb).encode())
+    except OSError as exc:
+        return f"no copy was kept: cannot write to {failed_dir} ({exc.strerror or exc})"
+    return f"the executed copy is {copy}"

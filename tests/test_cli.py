@@ -4,6 +4,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -127,3 +128,43 @@ def test_ctrl_c_is_one_line_and_exit_130_not_a_traceback(tmp_path):
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert stderr.strip().splitlines()[-1] == "interrupted: doctor stopped" and "Traceback" not in stderr
+
+
+def write_notebook(path, *sources):
+    import nbformat
+
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources]), path)
+    return path
+
+
+@pytest.mark.cli
+def test_run_notebooks_says_which_step_failed_and_where_the_copy_went(tmp_path, monkeypatch):
+    """Not a notebook, a failing cell, a copy that cannot be kept, a result that cannot be saved: each said as it is,
+    and the notebook on disk left as it was."""
+    from mnistkit import notebooks
+
+    (tmp_path / "01_garbage.ipynb").write_text("{ not json")
+    with pytest.raises(notebooks.NotebookError, match="cannot read .*01_garbage.ipynb as a notebook") as failed:
+        notebooks.execute_notebook(tmp_path / "01_garbage.ipynb", failed_dir=tmp_path / "failed")
+    assert "copy" not in str(failed.value) and not (tmp_path / "failed").exists()
+
+    broken = write_notebook(tmp_path / "02_broken.ipynb", "x = 1", "1 / 0")
+    before = broken.read_bytes()
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(notebooks.NotebookError, match="ZeroDivisionError") as failed:
+        notebooks.execute_notebook(broken, failed_dir=tmp_path / "a-file" / "failed")
+    assert "no copy was kept: cannot write to" in str(failed.value) and broken.read_bytes() == before
+
+    fine = write_notebook(tmp_path / "03_fine.ipynb", "print(6 * 7)")
+    before, real_write = fine.read_bytes(), notebooks.atomic_write_bytes
+
+    def read_only_folder(dest, data):
+        if Path(dest).parent == tmp_path:
+            raise PermissionError(13, "Permission denied")
+        return real_write(dest, data)
+
+    monkeypatch.setattr(notebooks, "atomic_write_bytes", read_only_folder)
+    with pytest.raises(notebooks.NotebookError, match=r"it ran \(\d+ s\) but cannot be saved in place \(Permission "
+                                                      r"denied\); the executed copy is .*failed.03_fine.ipynb"):
+        notebooks.execute_notebook(fine, failed_dir=tmp_path / "failed")
+    assert fine.read_bytes() == before and "42" in (tmp_path / "failed" / "03_fine.ipynb").read_text()

@@ -16,13 +16,11 @@ memory before anything is written, and cache writes are atomic, so a killed fetc
 """
 from __future__ import annotations
 
-import gzip
 import io
 import logging
 import shutil
 import subprocess
 import tarfile
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +29,17 @@ import numpy as np
 
 from . import config
 from .files import atomic_write_bytes, partial_dir, remove_stale_partials
-from .idx import IDX_NAMES, MNIST, DatasetSpec, MnistDataError, arrays_from_idx, check_sha256, idx_bytes, read_npz
+from .idx import (
+    IDX_NAMES,
+    MNIST,
+    DatasetSpec,
+    MnistDataError,
+    arrays_from_idx,
+    check_sha256,
+    idx_bytes,
+    read_idx_folder,
+    read_npz,
+)
 
 log = logging.getLogger(__name__)
 
@@ -73,32 +81,15 @@ class _Where:
     spec: DatasetSpec
 
 
-def read_idx_folder(folder: Path) -> dict[str, bytes]:
-    """The four IDX files of ``folder`` as raw bytes; each may be ``name`` or ``name.gz``."""
-    blobs = {}
-    for name in IDX_NAMES:
-        raw, packed = folder / name, folder / f"{name}.gz"
-        if raw.is_file():
-            blobs[name] = raw.read_bytes()
-        elif packed.is_file():
-            try:
-                blobs[name] = gzip.decompress(packed.read_bytes())
-            except (OSError, EOFError, zlib.error) as exc:
-                raise MnistDataError(f"{packed}: damaged gzip file ({exc})") from None
-        else:
-            raise _Absent(f"{folder} has no {name} (or {name}.gz)")
-    return blobs
-
-
 def _from_path(w: _Where):
     if w.path is None:
         raise _Absent("no path given and MNISTKIT_DATA is not set")
     if w.path.is_dir():
-        try:
-            blobs = read_idx_folder(w.path)
-        except _Absent as exc:  # an explicit folder never falls back silently to another source
-            raise MnistDataError(f"{exc}: a folder given as path= or MNISTKIT_DATA must hold all four IDX files "
-                                 f"({', '.join(IDX_NAMES)}, raw or .gz)") from None
+        blobs = read_idx_folder(w.path)
+        missing = [name for name in IDX_NAMES if name not in blobs]
+        if missing:  # an explicit folder never falls back silently to another source
+            raise MnistDataError(f"{w.path} has no {missing[0]} (or {missing[0]}.gz): a folder given as path= or "
+                                 f"MNISTKIT_DATA must hold all four IDX files ({', '.join(IDX_NAMES)}, raw or .gz)")
         return arrays_from_idx(blobs, spec=w.spec, where=f"{w.path}/"), w.path
     if w.path.is_file():
         return read_npz(w.path, spec=w.spec), w.path
@@ -124,8 +115,12 @@ def _or_remove(load, files: Sequence[Path]):
         return load()
     except MnistDataError as exc:
         bad = [f for f in files if f.name in str(exc)] or list(files)
-        for f in bad:
-            f.unlink(missing_ok=True)
+        try:
+            for f in bad:
+                f.unlink(missing_ok=True)
+        except OSError as err:  # a read-only cache: say so, after what is wrong with the file
+            raise MnistDataError(f"{exc} -- and it cannot be removed from the cache ({err.strerror}): delete it, or "
+                                 f"set MNISTKIT_CACHE to a folder you can write") from None
         raise MnistDataError(f"{exc} -- removed from the cache") from None
 
 

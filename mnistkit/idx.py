@@ -5,9 +5,11 @@
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,3 +149,19 @@ def read_npz(path: Path, *, spec: DatasetSpec | None = None):
 
 def _pairs(arrays):
     return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+
+
+def read_idx_folder(folder: Path) -> dict[str, bytes]:
+    """The IDX files of ``folder`` as raw bytes, by name; each may be ``name`` or ``name.gz``. Missing ones are left
+    out (the caller says what a complete folder holds); a damaged ``.gz`` raises ``MnistDataError``."""
+    blobs = {}
+    for name in IDX_NAMES:
+        raw, packed = folder / name, folder / f"{name}.gz"
+        if raw.is_file():
+            blobs[name] = raw.read_bytes()
+        elif packed.is_file():
+            try:
+                blobs[name] = gzip.decompress(packed.read_bytes())
+            except (OSError, EOFError, zlib.error) as exc:
+                raise MnistDataError(f"{packed}: damaged gzip file ({exc})") from None
+    return blobs

@@ -156,6 +156,25 @@ def test_corrupt_cached_file_is_removed_and_replaced_from_next_source(good, dirs
     assert data.load_mnist(spec=spec, **dirs).source == "cache"
 
 
+def test_a_damaged_file_in_a_read_only_cache_is_named_with_both_problems(good, dirs, monkeypatch):
+    """The checksum failure comes first, then why it stays: not only 'Operation not permitted'."""
+    blobs, _, spec = good
+    cache = write_folder(dirs["cache_dir"], blobs)
+    damaged = bytearray(blobs[IDX_NAMES[2]])
+    damaged[500] ^= 0xFF
+    (cache / IDX_NAMES[2]).write_bytes(bytes(damaged))
+
+    def read_only(self, missing_ok=False):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(data.Path, "unlink", read_only)
+    with pytest.raises(MnistDataError) as refused:
+        data.load_mnist(sources=("cache",), spec=spec, **dirs)
+    message = str(refused.value)
+    assert IDX_NAMES[2] in message and "SHA-256" in message
+    assert "cannot be removed from the cache (Operation not permitted): delete it, or set MNISTKIT_CACHE" in message
+
+
 def test_every_source_failing_names_each_source_and_the_remedies(good, dirs):
     _, _, spec = good
     with pytest.raises(MnistDataError) as err:

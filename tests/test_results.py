@@ -181,3 +181,18 @@ def test_leaderboard_command_on_a_log_with_garbage_and_runs_without_validation(t
     out, err = capsys.readouterr()
     assert "quick-try" in out
     assert err.splitlines() == [f"warning: {tmp_path / 'experiments.jsonl'}: skipped 1 unreadable line(s) (line 1)"]
+
+
+def test_leaderboard_command_for_a_notebook_with_no_runs_names_those_that_have_some(tmp_path, monkeypatch, capsys):
+    from mnistkit.__main__ import main
+
+    monkeypatch.setenv("MNISTKIT_ARTIFACTS", str(tmp_path))
+    (tmp_path / "experiments.jsonl").write_text('{"name": "a", "notebook": "02_baseline", "val_accuracy": 0.9}\n'
+                                                '{"name": "b", "notebook": "03_architectures", "val_accuracy": 0.95}\n')
+    assert main(["leaderboard", "--notebook", "zz"]) == 0
+    out, err = capsys.readouterr()
+    assert out.strip() == (f"no runs from a notebook starting with 'zz' in {tmp_path / 'experiments.jsonl'}; it has "
+                           f"runs from: 02_baseline, 03_architectures") and err == ""
+    assert main(["leaderboard", "--notebook", "03"]) == 0
+    out = capsys.readouterr().out
+    assert "b" in out.split() and "a" not in out.split()

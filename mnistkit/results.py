@@ -96,10 +96,10 @@ def read_records(path: str | Path | None = None, *, skipped: list | None = None)
     """All complete records of the log, oldest first. Lines that are not a UTF-8 JSON object (a killed writer's
     half line, garbage) are skipped; pass a list as ``skipped`` to collect their line numbers."""
     path = Path(path) if path else log_path()
-    if path.is_dir():
-        raise LogError(f"the experiment log {path} is a folder, not a file")
     if not path.exists():
         return []
+    if not path.is_file():  # a folder; a FIFO would block the read forever
+        raise LogError(f"the experiment log {path} is a {'folder' if path.is_dir() else 'special file'}, not a file")
     records = []
     for number, raw in enumerate(path.read_bytes().splitlines(), start=1):
         if not raw.strip():

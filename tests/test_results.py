@@ -196,3 +196,11 @@ def test_leaderboard_command_for_a_notebook_with_no_runs_names_those_that_have_s
     assert main(["leaderboard", "--notebook", "03"]) == 0
     out = capsys.readouterr().out
     assert "b" in out.split() and "a" not in out.split()
+
+
+def test_a_log_that_is_a_fifo_is_refused_instead_of_blocking(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "experiments.jsonl")
+    with pytest.raises(results.LogError, match="is a special file, not a file"):
+        results.read_records(tmp_path / "experiments.jsonl")

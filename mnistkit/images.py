@@ -85,8 +85,10 @@ def to_mnist(image: np.ndarray, *, invert: str = "auto") -> np.ndarray:
     if invert not in INVERT:
         raise ValueError(f"invert={invert!r} is not valid; choose one of: {', '.join(INVERT)}")
     img = np.asarray(image, dtype=np.float32)
-    if img.ndim != 2 or min(img.shape) < 2:
+    if img.ndim != 2:
         raise ValueError(f"expected a 2-d grey image, got shape {img.shape}")
+    if min(img.shape) < 2:
+        raise ValueError(f"the image is {img.shape[1]}x{img.shape[0]} pixels: too thin to hold a digit")
     img = img / 255.0 if img.max() > 1.0 else img
     border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
     if invert == "yes" or (invert == "auto" and np.median(border) > 0.5):

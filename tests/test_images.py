@@ -45,6 +45,8 @@ def test_blank_and_malformed_images_are_refused():
         images.to_mnist(np.ones((40, 40)))
     with pytest.raises(ValueError, match="2-d"):
         images.to_mnist(np.ones((4, 4, 3)))
+    with pytest.raises(ValueError, match="the image is 1x500 pixels: too thin to hold a digit"):
+        images.to_mnist(np.eye(500, 1))
 
 
 def test_mnist_digits_survive_preprocessing(mnist):

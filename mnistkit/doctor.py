@@ -177,12 +177,22 @@ def wall_times_from_footers(folder: Path, profile: str = "full") -> dict[str, fl
 
     found = {}
     for path in notebook_paths(folder):
-        text = "".join(o.get("text", "") for c in nbformat.read(path, as_version=4).cells
-                       for o in c.get("outputs", []))
+        try:
+            cells = nbformat.read(path, as_version=4).cells
+        except Exception as exc:  # not JSON, not a notebook
+            raise ValueError(f"{path}: not a notebook, so no footer to read ({type(exc).__name__})") from None
+        text = "".join(o.get("text", "") for c in cells for o in c.get("outputs", []))
         footer = _FOOTER.search(text)
         if footer and footer.group(2) == profile:
             found[path.stem] = float(footer.group(1))
     return found
+
+
+def _read_log(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a text log; give what 'python -m mnistkit run-notebooks' printed") from None
 
 
 def calibrate(sources: dict[str, str], *, notebooks: Path, path: Path = TIMINGS, probe=speed_probe) -> dict:
@@ -194,7 +204,7 @@ def calibrate(sources: dict[str, str], *, notebooks: Path, path: Path = TIMINGS,
     unknown = sorted(set(sources) - set(config.PROFILES))
     if unknown:
         raise ValueError(f"unknown profiles {unknown}; valid profiles: {', '.join(config.PROFILES)}")
-    wall = {prof: wall_times_from_log(Path(log).read_text()) for prof, log in sources.items()}
+    wall = {prof: wall_times_from_log(_read_log(Path(log))) for prof, log in sources.items()}
     if "full" not in wall:
         wall["full"] = wall_times_from_footers(notebooks)
     empty = [prof for prof, times in wall.items() if not times]

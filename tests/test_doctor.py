@@ -140,3 +140,21 @@ def test_calibrating_from_a_missing_log_is_one_line_and_exit_2(tmp_path, capsys)
     assert main(["doctor", "--calibrate", f"workshop={tmp_path / 'nope.log'}"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: no such log: workshop=") and "run-notebooks" in err[0]
+
+
+def test_calibrating_from_a_binary_log_or_a_broken_notebook_names_the_file(tmp_path, capsys):
+    from mnistkit.__main__ import main
+
+    binary = tmp_path / "workshop.log"
+    binary.write_bytes(b"\xff\xfe\x00 not utf-8")
+    assert main(["doctor", "--calibrate", f"workshop={binary}"]) == 2
+    assert capsys.readouterr().err.strip() == f"error: {binary}: not a text log; give what 'python -m mnistkit " \
+                                              f"run-notebooks' printed"
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "01_broken.ipynb").write_text("{ not json")
+    text_log = tmp_path / "quick.log"
+    text_log.write_text("01_broken.ipynb   12.0 s\n")
+    with pytest.raises(ValueError, match="01_broken.ipynb: not a notebook, so no footer to read"):
+        doctor.calibrate({"quick": str(text_log)}, notebooks=tmp_path / "notebooks", path=tmp_path / "t.json",
+                         probe=lambda: 1.0)
+    assert not (tmp_path / "t.json").exists()

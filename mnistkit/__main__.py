@@ -98,14 +98,17 @@ def _leaderboard(args) -> int:
 
     with warnings.catch_warnings(record=True) as caught:  # skipped lines: one line each, not Python's warning format
         warnings.simplefilter("always")
-        everything = results.leaderboard()
+        board = results.leaderboard(notebook=args.notebook)
     for warning in caught:
         print(f"warning: {warning.message}", file=sys.stderr)
-    board = everything if args.notebook is None else results.leaderboard(notebook=args.notebook)
-    if board.empty and not everything.empty:
-        print(f"no runs from a notebook starting with {args.notebook!r} in {results.log_path()}; it has runs from: "
-              f"{', '.join(sorted(everything['notebook'].dropna().astype(str).unique()))}")
-        return 0
+    if board.empty and args.notebook is not None:  # only then read the log again, for the notebooks it does have
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # already said above
+            logged = results.leaderboard()
+        if not logged.empty:
+            print(f"no runs from a notebook starting with {args.notebook!r} in {results.log_path()}; it has runs "
+                  f"from: {', '.join(sorted(logged['notebook'].dropna().astype(str).unique()))}")
+            return 0
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(board.to_string(index=False) if not board.empty else f"no runs logged yet in {results.log_path()}")
     return 0

@@ -1,7 +1,8 @@
 """mnistkit: the helpers behind the MNIST teaching notebooks.
 
 Submodules load on first use (``import mnistkit as mk; mk.data.load_mnist()``), so
-``python -m mnistkit fetch`` does not pay for importing TensorFlow.
+``python -m mnistkit fetch`` does not pay for importing TensorFlow. Importing the package does nothing else:
+a notebook calls ``mk.import_tensorflow_quietly()`` before ``import keras`` to keep TensorFlow's start-up lines out.
 """
 from __future__ import annotations
 
@@ -63,6 +64,3 @@ def tensorflow_log_level(level: str):
     finally:
         logger.setLevel(previous)
 
-
-if "ipykernel" in sys.modules:  # in a notebook: TensorFlow's start-up lines would clutter the first cell
-    import_tensorflow_quietly()

@@ -34,6 +34,16 @@ def test_each_lesson_writes_its_models_compile_and_fit_as_keras(lesson):
     assert "mk.recipes" not in code and "mk.models.build_" not in code, f"{path.name} builds a model out of sight"
 
 
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("**/0*.ipynb")), ids=lambda p: p.stem)
+def test_tensorflow_is_imported_quietly_before_keras_in_view(path):
+    """Without the call, TensorFlow's C++ start-up lines land in the first cell as stderr; the call is in view."""
+    code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+    if "import keras" not in code and "from keras" not in code:
+        return
+    quiet = code.find("mk.import_tensorflow_quietly()")
+    assert 0 <= quiet < min(i for i in (code.find("import keras"), code.find("from keras")) if i >= 0), path.name
+
+
 @pytest.mark.parametrize("path", [p for p in notebook_paths(NOTEBOOKS) if p.name[:2] in {"02", "03", "04", "05"}],
                          ids=lambda p: p.stem)
 def test_every_your_turn_setting_is_used_below_it(path):

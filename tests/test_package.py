@@ -46,3 +46,12 @@ def test_a_notebook_that_uses_mk_training_can_load_models_saved_with_mk_augmenta
     code = "import sys, mnistkit.training; print('mnistkit.models' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "True", done.stderr[-1000:]
+
+
+@pytest.mark.cli
+def test_importing_the_package_in_a_notebook_kernel_imports_nothing_else():
+    # Nothing at import time beyond the import: no TensorFlow, no file-descriptor tricks, even under ipykernel.
+    code = ("import sys, types; sys.modules['ipykernel'] = types.ModuleType('ipykernel'); import mnistkit; "
+            "print(sorted(m for m in ('tensorflow', 'keras', 'mnistkit.training') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr[-1000:]

@@ -1,10 +1,13 @@
 """Execute the numbered notebooks in place, each in a fresh kernel (``make run``)."""
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
 from .files import atomic_write_bytes
+
+ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 
 
 class NotebookError(RuntimeError):
@@ -34,13 +37,17 @@ def execute_notebook(path: str | Path, *, failed_dir: str | Path | None = None, 
         nb = nbformat.read(path, as_version=4)
     except Exception as exc:  # not JSON, not a notebook, unreadable
         raise NotebookError(f"cannot read {path} as a notebook ({type(exc).__name__}: {exc})") from exc
+    # the kernel's own log stays at errors: otherwise every notebook prints ipykernel's warning that a local kernel
+    # talks to this process over TCP without encryption
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"],
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     try:
         client.execute()
     except Exception as exc:
-        raise NotebookError(f"{type(exc).__name__}: {str(exc)[-2000:]}\n{_keep(nb, path, failed_dir)}; {path} was "
+        message = ANSI_COLOUR.sub("", str(exc))  # a cell's traceback comes coloured for a browser, not a log
+        raise NotebookError(f"{type(exc).__name__}: {message[-2000:]}\n{_keep(nb, path, failed_dir)}; {path} was "
                             f"left as it was") from exc
     seconds = time.perf_counter() - start
     try:

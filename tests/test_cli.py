@@ -138,7 +138,7 @@ def write_notebook(path, *sources):
 
 
 @pytest.mark.cli
-def test_run_notebooks_says_which_step_failed_and_where_the_copy_went(tmp_path, monkeypatch):
+def test_run_notebooks_says_which_step_failed_and_where_the_copy_went(tmp_path, monkeypatch, capfd):
     """Not a notebook, a failing cell, a copy that cannot be kept, a result that cannot be saved: each said as it is,
     and the notebook on disk left as it was."""
     from mnistkit import notebooks
@@ -154,6 +154,11 @@ def test_run_notebooks_says_which_step_failed_and_where_the_copy_went(tmp_path, 
     with pytest.raises(notebooks.NotebookError, match="ZeroDivisionError") as failed:
         notebooks.execute_notebook(broken, failed_dir=tmp_path / "a-file" / "failed")
     assert "no copy was kept: cannot write to" in str(failed.value) and broken.read_bytes() == before
+    assert "\x1b[" not in str(failed.value)  # the traceback without the browser's colour codes
+
+    capfd.readouterr()
+    notebooks.execute_notebook(write_notebook(tmp_path / "04_ok.ipynb", "print(6 * 7)"))
+    assert "WARNING" not in capfd.readouterr().err  # the kernel's TCP-without-encryption warning, once per notebook
 
     fine = write_notebook(tmp_path / "03_fine.ipynb", "print(6 * 7)")
     before, real_write = fine.read_bytes(), notebooks.atomic_write_bytes

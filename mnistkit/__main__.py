@@ -101,6 +101,10 @@ def _leaderboard(args) -> int:
         board = results.leaderboard(notebook=args.notebook)
     for warning in caught:
         print(f"warning: {warning.message}", file=sys.stderr)
+    if board.empty and caught and args.notebook is None:  # lines there, none readable: a damaged log, not a new one
+        print(f"error: no readable runs in {results.log_path()}; move it aside and rerun a notebook to start a new "
+              f"log", file=sys.stderr)
+        return 1
     if board.empty and args.notebook is not None:  # only then read the log again, for the notebooks it does have
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # already said above

@@ -58,6 +58,11 @@ def load_model(path: str | Path, *, compile: bool = False) -> keras.Model:
         model = keras.saving.load_model(path, compile=compile)
     except Exception as exc:  # Keras raises ValueError, TypeError, KeyError, OSError, zipfile errors ...
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "safe_mode" in str(exc) or "arbitrary code execution" in str(exc):  # not damage: Keras' safety check
+            raise ModelLoadError(f"{path}: holds Python code (a Lambda layer), which Keras will not load from a file "
+                                 f"unless told the file is trusted; if it is, load it in Python with "
+                                 f"keras.saving.load_model(path, safe_mode=False), or rebuild the model without "
+                                 f"Lambda layers") from exc
         raise ModelLoadError(f"{path}: cannot load this model ({type(exc).__name__}: {reason[:200]}); "
                              f"the file is damaged or was not saved by Keras 3: save it again, e.g. rerun the "
                              f"notebook that wrote it") from exc

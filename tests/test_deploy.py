@@ -106,6 +106,12 @@ def test_load_model_opens_augmented_models_and_names_bad_files(augmented, tmp_pa
     (tmp_path / "savedmodel").mkdir()
     with pytest.raises(deploy.ModelLoadError, match=r"savedmodel: a folder \(a SavedModel export\?\), not a .keras"):
         deploy.load_model(tmp_path / "savedmodel")
+    lam = keras.Sequential([keras.Input((28, 28)), keras.layers.Lambda(lambda x: x * 2), keras.layers.Flatten(),
+                            keras.layers.Dense(10, activation="softmax")])
+    lam.save(tmp_path / "lambda.keras")
+    with pytest.raises(deploy.ModelLoadError, match=r"lambda.keras: holds Python code \(a Lambda layer\).*"
+                                                    r"keras.saving.load_model\(path, safe_mode=False\)"):
+        deploy.load_model(tmp_path / "lambda.keras")  # trusted or not is the user's call: not "damaged"
 
 
 def test_nan_outputs_are_called_broken_weights_not_a_missing_softmax():

@@ -183,6 +183,20 @@ def test_leaderboard_command_on_a_log_with_garbage_and_runs_without_validation(t
     assert err.splitlines() == [f"warning: {tmp_path / 'experiments.jsonl'}: skipped 1 unreadable line(s) (line 1)"]
 
 
+def test_leaderboard_command_on_a_log_of_nothing_but_garbage_fails_naming_it(tmp_path, monkeypatch, capsys):
+    from mnistkit.__main__ import main
+
+    monkeypatch.setenv("MNISTKIT_ARTIFACTS", str(tmp_path))
+    log = tmp_path / "experiments.jsonl"
+    log.write_text("not json\n\x00\x01 binary\n")
+    assert main(["leaderboard"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.splitlines()[-1] == (f"error: no readable runs in {log}; move it aside and rerun a "
+                                                  f"notebook to start a new log")
+    log.write_text("")
+    assert main(["leaderboard"]) == 0 and capsys.readouterr().out.strip() == f"no runs logged yet in {log}"
+
+
 def test_leaderboard_command_for_a_notebook_with_no_runs_names_those_that_have_some(tmp_path, monkeypatch, capsys):
     from mnistkit.__main__ import main
 

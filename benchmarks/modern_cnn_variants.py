@@ -232,13 +232,13 @@ SMOKE_VARIANTS = ("recipe", "2 blocks 64-128")
 
 def main(argv=None) -> int:
     parser = common.parser(__doc__, name="modern_cnn_variants",
-                           smoke=f"{', '.join(SMOKE_VARIANTS)} only (unless --only), 600 images, 1 epoch")
+                           smoke=f"{', '.join(SMOKE_VARIANTS)} only (unless --only), 256 images, 1 epoch")
     parser.add_argument("--only", nargs="+", choices=list(VARIANTS), help="run these variants only")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--split-seed", type=int, help="seed of the validation split (default: --seed)")
     args = parser.parse_args(argv)
-    data = mk.data.load_mnist_splits(validation_size=200 if args.smoke else 5_000,
-                                     train_size=600 if args.smoke else None,
+    data = mk.data.load_mnist_splits(validation_size=100 if args.smoke else 5_000,
+                                     train_size=256 if args.smoke else None,
                                      seed=args.seed if args.split_seed is None else args.split_seed)
     if args.smoke:  # each variant evaluates the test split 3 times, the recipe 9 times more: keep the smoke short
         data = dataclasses.replace(data, x_test=data.x_test[:200], y_test=data.y_test[:200])

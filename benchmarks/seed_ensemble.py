@@ -38,13 +38,13 @@ def accuracy(proba, y) -> float:
 
 
 def main(argv=None) -> int:
-    parser = common.parser(__doc__, name="seed_ensemble", smoke="600 images (500 to test), 1 epoch each")
+    parser = common.parser(__doc__, name="seed_ensemble", smoke="256 images (200 to test), 1 epoch each")
     args = parser.parse_args(argv)
     recipe = common.MODERN_CNN
-    data = mk.data.load_mnist_splits(validation_size=200 if args.smoke else 5_000,
-                                     train_size=600 if args.smoke else None, seed=SPLIT_SEED)
+    data = mk.data.load_mnist_splits(validation_size=100 if args.smoke else 5_000,
+                                     train_size=256 if args.smoke else None, seed=SPLIT_SEED)
     if args.smoke:
-        data = dataclasses.replace(data, x_test=data.x_test[:500], y_test=data.y_test[:500])
+        data = dataclasses.replace(data, x_test=data.x_test[:200], y_test=data.y_test[:200])
     epochs = 1 if args.smoke else recipe.epochs
     models, rows = {}, []
     for seed in SEEDS:

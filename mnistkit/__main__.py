@@ -28,6 +28,10 @@ def _fetch(args) -> int:
     logging.basicConfig(level=logging.INFO, format="  %(message)s", stream=sys.stderr)
     try:
         mnist = data.load_mnist(args.path)
+    except data.NoSourceError as exc:  # each source's reason is in the progress lines above: say them once
+        print("error: could not load MNIST from any source (each one's reason is above). Remedies:\n"
+              + "".join(f"  - {r}\n" for r in exc.remedies), end="", file=sys.stderr)
+        return 1
     except data.MnistDataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -34,6 +34,7 @@ from .idx import (
     MNIST,
     DatasetSpec,
     MnistDataError,
+    NoSourceError,
     arrays_from_idx,
     check_sha256,
     idx_bytes,
@@ -245,9 +246,7 @@ def load_mnist(path=None, *, cache_dir=None, keras_cache_dir=None, sources=SOURC
             log.info("MNIST loaded from %s (%s)", source, location)
             return MnistArrays(train, test, source=source, location=location)
         log.info("  %s", tried[-1])
-    raise MnistDataError("could not load MNIST from any source.\nTried:\n" +
-                         "".join(f"  - {t}\n" for t in tried) +
-                         "Remedies:\n" + "".join(f"  - {r}\n" for r in REMEDIES))
+    raise NoSourceError(tried, REMEDIES)
 
 
 def cache_copy(mnist: MnistArrays, *, cache_dir=None, spec: DatasetSpec | None = None) -> Path:

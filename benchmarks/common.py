@@ -239,14 +239,6 @@ class Recipe:
         build = {"mlp": mk.models.build_mlp, "cnn": build_cnn}[self.kind]
         return build(**self.model, learning_rate=lr, augment=augment, seed=seed, name=self.name)
 
-    def train(self, data: mk.data.Splits, *, epochs: int, seed: int, name: str | None = None,
-              notebook: str | None = None, verbose: int = 0) -> mk.training.Run:
-        """Build and train with this recipe; logged under ``name`` (default ``self.name``)."""
-        model = self.build(train_size=len(data.x_train), epochs=epochs, seed=seed)
-        return mk.experiments.train(model, data, name=name or self.name, notebook=notebook or self.notebook,
-                                    epochs=epochs, batch_size=self.batch_size, patience=self.patience, seed=seed,
-                                    verbose=verbose)
-
 
 BASELINE = Recipe("baseline", "02_baseline", "mlp", {"hidden": ()}, epochs=40)
 BEST_ARCHITECTURE = Recipe("arch-1024", "03_architectures", "mlp", {"hidden": (1024,)}, epochs=20, patience=3)

@@ -73,6 +73,13 @@ def standard_error(accuracy: float, n: int) -> float:
     return float(np.sqrt(accuracy * (1 - accuracy) / n))
 
 
+def difference_noise(accuracy: float, n: int) -> float:
+    """The series' yardstick for two models scored on the same ``n`` images: two standard errors of the difference
+    between their accuracies, ``2 * sqrt(2) * standard_error(accuracy, n)`` (notebook 03 writes it out). The split
+    cannot rank two accuracies closer than this."""
+    return 2 * 2**0.5 * standard_error(accuracy, n)
+
+
 def accuracy_ci(y_true, y_pred, *, confidence: float = 0.95) -> tuple[float, float, float]:
     """Accuracy and its Wilson score interval: ``(accuracy, low, high)``.
 

@@ -1,5 +1,6 @@
-"""Experiments in one call: ``train`` (fit, evaluate once on test, log), ``sweep`` (one recipe, several settings)
+"""Experiments in one call: ``train`` (fit, evaluate on validation, log), ``sweep`` (one recipe, several settings)
 and the learning-rate range test, for the runs a notebook repeats after it has shown the plain ``model.fit``.
+Neither reads the test set: a notebook evaluates the model it chose, once, in its own cell.
 """
 from __future__ import annotations
 
@@ -79,7 +80,9 @@ def train(model: keras.Model, data: Splits, *, name: str, notebook: str | None =
           batch_size: int = 256, seed: int | None = None, patience: int | None = 5, monitor: str = "val_loss",
           callbacks=(), verbose: int = 1, log: bool = True, artifacts: str | Path | None = None,
           config_record: dict | None = None) -> Run:
-    """Fit ``model`` on ``data``'s training split, evaluate it, log it and return a ``Run``.
+    """Fit ``model`` on ``data``'s training split, evaluate it on validation, log it and return a ``Run``.
+
+    The test set is left alone (the run's ``test_accuracy`` stays None): evaluate the model you choose, once.
 
     Parameters
     ----------
@@ -136,12 +139,10 @@ def train(model: keras.Model, data: Splits, *, name: str, notebook: str | None =
         warnings.warn(f"{name}: the loss became NaN or infinite in epoch {len(curves.get('loss', []))}; training "
                       f"stopped and the run is not logged. Try a lower learning rate.", stacklevel=2)
     val_loss, val_acc = model.evaluate(data.x_val, targets(data.y_val), batch_size=1024, verbose=0)[:2]
-    test_loss, test_acc = model.evaluate(data.x_test, targets(data.y_test), batch_size=1024, verbose=0)[:2]
     best = best_epoch(curves, monitor) if patience is not None else len(curves["loss"])
     run = Run(name=name, model=model, history=curves, params=int(model.count_params()), epochs=len(curves["loss"]),
               best_epoch=best, seconds=round(seconds, 2), val_accuracy=float(val_acc), val_loss=float(val_loss),
-              test_accuracy=float(test_acc), test_loss=float(test_loss), seed=seed, notebook=notebook,
-              profile=config.profile().name, checkpoint=checkpoint,
+              seed=seed, notebook=notebook, profile=config.profile().name, checkpoint=checkpoint,
               config={**describe(model, batch_size, len(data.x_train)), **(config_record or {})},
               diverged=diverged)
     if log and not diverged:
@@ -156,18 +157,16 @@ TRAIN_OPTIONS = ("epochs", "batch_size", "patience", "monitor", "callbacks")
 class Sweep(dict):
     """label -> Run for one recipe trained with several settings (03-05), plus a results table."""
 
-    def table(self, *, test: bool = False) -> pd.DataFrame:
-        """One row a run: size, epochs, time, training and validation accuracy at the best epoch.
-
-        ``test=True`` adds test accuracy; leave it off while choosing, and report only the winner's."""
+    def table(self) -> pd.DataFrame:
+        """One row a run: size, epochs, time, training and validation accuracy at the best epoch (no test score:
+        the sweep never reads the test set)."""
         rows = []
         for label, run in self.items():
             best = run.best_epoch - 1
             rows.append({"setting": label, "params": run.params, "epochs": run.epochs, "best_epoch": run.best_epoch,
                          "seconds": run.seconds, "s/epoch": round(run.seconds_per_epoch, 2),
                          "train_accuracy": round(run.history["accuracy"][best], 4),
-                         "val_accuracy": round(run.val_accuracy, 4), "val_loss": round(run.val_loss, 4),
-                         **({"test_accuracy": round(run.test_accuracy, 4)} if test else {})})
+                         "val_accuracy": round(run.val_accuracy, 4), "val_loss": round(run.val_loss, 4)})
         return pd.DataFrame(rows).set_index("setting")
 
     def best(self) -> Run:

@@ -65,3 +65,20 @@ def test_probabilities_of_many_models_match_predict_without_retracing_warnings(c
         np.testing.assert_allclose(proba[name], model.predict(x, batch_size=32, verbose=0), atol=1e-6)
     said = caplog.text + "".join(capfd.readouterr())
     assert "retracing" not in said
+
+
+def test_the_noise_yardstick_is_exceeded_by_chance_about_one_time_in_twenty():
+    """Two equally good models scored on the same 5 000 images, with independent mistakes: their measured
+    accuracies differ by more than difference_noise in about 5 % of draws (two standard errors of a difference)."""
+    import pytest
+    n, p = 5_000, 0.98
+    assert evaluate.standard_error(p, n) == pytest.approx((p * (1 - p) / n) ** 0.5)
+    noise = evaluate.difference_noise(p, n)
+    assert noise == pytest.approx(2 * 2**0.5 * evaluate.standard_error(p, n))
+    rng = np.random.default_rng(0)
+    gaps = (rng.binomial(n, p, 40_000) - rng.binomial(n, p, 40_000)) / n
+    assert 0.04 < np.mean(np.abs(gaps) > noise) < 0.06
+    with pytest.raises(ValueError, match="accuracy=1.5"):
+        evaluate.difference_noise(1.5, n)
+    with pytest.raises(ValueError, match="n=0"):
+        evaluate.difference_noise(p, 0)

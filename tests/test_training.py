@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from synthetic import tiny_splits
 
-from mnistkit import experiments, models, results, training
+from mnistkit import data, experiments, models, results, training
 
 
 def fit(tmp_path, seed=3, **kw):
@@ -16,20 +16,22 @@ def fit(tmp_path, seed=3, **kw):
 
 def test_same_seed_twice_gives_identical_results(tmp_path):
     first, second = fit(tmp_path), fit(tmp_path)
-    assert first.test_accuracy == second.test_accuracy and first.val_loss == second.val_loss
+    assert first.val_accuracy == second.val_accuracy and first.val_loss == second.val_loss
     assert first.history == second.history
     assert all(np.array_equal(a, b) for a, b in zip(first.model.get_weights(), second.model.get_weights()))
 
 
-def test_run_carries_metrics_checkpoint_and_log_record(tmp_path):
+def test_run_carries_validation_metrics_checkpoint_and_log_record_and_no_test_score(tmp_path):
     run = fit(tmp_path)
-    assert run.test_accuracy > 0.5 and run.params == 784 * 16 + 16 + 16 * 10 + 10
+    assert run.val_accuracy > 0.5 and run.params == 784 * 16 + 16 + 16 * 10 + 10
+    assert run.test_accuracy is None and run.test_loss is None  # train never reads the test set
     assert run.epochs == len(run.history["loss"]) == 3 and 1 <= run.best_epoch <= 3
     assert run.checkpoint.exists() and run.checkpoint.suffix == ".keras"
     reloaded = keras.saving.load_model(run.checkpoint)
     assert reloaded.count_params() == run.params
     record = results.read_records(tmp_path / results.LOG_NAME)[-1]
-    assert record["name"] == "tiny" and record["notebook"] == "test" and record["test_accuracy"] == run.test_accuracy
+    assert record["name"] == "tiny" and record["notebook"] == "test" and record["val_accuracy"] == run.val_accuracy
+    assert record["test_accuracy"] is None and record["test_loss"] is None
     assert record["config"]["batch_size"] == 32 and record["config"]["optimizer"] == "adam"
     assert "Run('tiny', params=12,730" in repr(run)
 
@@ -37,7 +39,9 @@ def test_run_carries_metrics_checkpoint_and_log_record(tmp_path):
 def test_one_hot_models_get_one_hot_targets(tmp_path):
     model = models.build_mlp((8,), labels="one_hot", seed=0)
     run = experiments.train(model, tiny_splits(), name="onehot", epochs=1, artifacts=tmp_path, verbose=0, log=False)
-    assert 0 <= run.test_accuracy <= 1
+    splits = tiny_splits()
+    val_loss = model.evaluate(splits.x_val, data.one_hot(splits.y_val), verbose=0)[0]  # one-hot, as train made them
+    assert run.val_loss == pytest.approx(val_loss, rel=1e-5) and run.test_accuracy is None
     assert not (tmp_path / results.LOG_NAME).exists()
 
 

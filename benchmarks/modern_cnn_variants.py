@@ -208,11 +208,14 @@ def _train_variant(name: str, spec: dict, data, *, epochs_cap: int | None, seed:
                             batch_size=recipe.batch_size, patience=None, seed=seed, callbacks=[average], verbose=0,
                             log=False)
     labels = mk.data.one_hot if smoothing else (lambda y: y)
+
+    def accuracy(x, y) -> float:  # of the model's current weights
+        return float(run.model.evaluate(x, labels(y), batch_size=1024, verbose=0)[1])
+
     row = {"variant": name, "policy": keras.mixed_precision.global_policy().name, "params": run.params,
            "epochs": epochs, "batch_size": recipe.batch_size,
            "seconds": run.seconds, "val_accuracy": run.val_accuracy,  # train leaves the test set to its callers
-           "test_accuracy": float(run.model.evaluate(data.x_test, labels(data.y_test), batch_size=1024, verbose=0)[1]),
-           "val_curve": run.history["val_accuracy"]}
+           "test_accuracy": accuracy(data.x_test, data.y_test), "val_curve": run.history["val_accuracy"]}
     if name == "recipe":
         for split, x, y in (("val", data.x_val, data.y_val), ("test", data.x_test, data.y_test)):
             for tta, acc in tta_accuracy(run.model, x, y).items():
@@ -221,8 +224,7 @@ def _train_variant(name: str, spec: dict, data, *, epochs_cap: int | None, seed:
         for v, avg in zip(run.model.trainable_variables, averages):
             v.assign(avg.value)
         for split, x, y in (("val", data.x_val, data.y_val), ("test", data.x_test, data.y_test)):
-            row[f"ema{momentum}_{split}_accuracy"] = float(
-                run.model.evaluate(x, labels(y), batch_size=1024, verbose=0)[1])
+            row[f"ema{momentum}_{split}_accuracy"] = accuracy(x, y)
     return row
 
 

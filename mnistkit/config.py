@@ -4,8 +4,9 @@ Profiles
 --------
 ``full``  (default) is the real lesson: the whole training split, real epoch counts.
 ``workshop`` is for a day's teaching: the whole training split, a quarter of the epochs (at most 4)
-and 2 tuner trials, one seed; 08 compares what 02-07 saved instead of training more seeds.
-``quick`` is for tests: a small training subset, 1-2 epochs and 2-3 tuner trials.
+and at most 2 trials where a search's trials are counted (06 sizes its comparison by Hyperband's
+epochs), one seed; 08 compares what 02-07 saved instead of training more seeds.
+``quick`` is for tests: a small training subset, 1-2 epochs and at most 3 counted trials.
 No profile shrinks the test set.
 
 Environment variables

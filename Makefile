@@ -12,7 +12,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 3
 
 setup: $(STAMP) data          ## .venv + pinned packages + mnistkit (editable) + verified MNIST
 
-# A fresh clone's `make test` used at most 3.3 GiB of disk (the .venv alone is 2.7 GiB): say so before pip
+# A fresh clone's `make test` used at most 3.2 GiB of disk (the .venv alone is 2.9 GiB): say so before pip
 # half-fills the disk and stops on 'No space left on device'.
 NEEDS_GIB := 3.5
 

@@ -36,11 +36,17 @@ Prints a table and writes JSON.
     python benchmarks/modern_cnn_variants.py --only recipe "elastic alpha 20" "elastic alpha 34" \
         "2 blocks 64-128" "2 convs in block 2" --out benchmarks/results/modern_cnn_variants_depth_elastic.json
     python benchmarks/modern_cnn_variants.py --seed 43 --split-seed 42 --only recipe "2/3 width 64-128-256"
+    python benchmarks/modern_cnn_variants.py --resume        # keep the variants --out holds, run the others
     python benchmarks/modern_cnn_variants.py --smoke         # tiny budget: checks the script runs
+
+The JSON is rewritten after every variant, so a run that is stopped keeps the variants it finished, and
+``--resume`` goes on from there (the same seed, split and recipe, or it refuses). The seconds of resumed
+variants were measured in another run, perhaps on a busier machine: compare them with care.
 """
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 
 import common
@@ -233,22 +239,63 @@ def _train_variant(name: str, spec: dict, data, *, epochs_cap: int | None, seed:
 SMOKE_VARIANTS = ("recipe", "2 blocks 64-128")
 
 
+RUN_IDENTITY = ("smoke", "seed", "split_seed", "recipe")  # what a resumed run must share with the one it extends
+
+
+def resumed_rows(out, run: dict) -> list[dict]:
+    """The variants an earlier run of the same ``run`` (seed, split, recipe, smoke) left in ``out``, or none if
+    ``out`` does not exist. Raises ValueError, naming what differs, when ``out`` holds another run."""
+    if not out.is_file():
+        return []
+    try:
+        earlier = json.loads(out.read_text())
+        rows = earlier["variants"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{out} is not a results file of this script ({error}); give --out another file") from None
+    differs = [f"{key} {earlier.get(key)!r} (this run: {run[key]!r})" for key in RUN_IDENTITY
+               if earlier.get(key) != run[key]]
+    if differs:
+        raise ValueError(f"{out} holds another run: {'; '.join(differs)}; give --out another file or drop --resume")
+    return [r for r in rows if r.get("variant") in VARIANTS]
+
+
+def save(out, result: dict):
+    """Write ``result`` with its variants in ``VARIANTS``' order and the names of those not run yet."""
+    result["variants"].sort(key=lambda r: list(VARIANTS).index(r["variant"]))
+    result["not_run"] = [name for name in VARIANTS if name not in {r["variant"] for r in result["variants"]}]
+    return common.write_json(out, result)
+
+
 def main(argv=None) -> int:
     parser = common.parser(__doc__, name="modern_cnn_variants",
                            smoke=f"{', '.join(SMOKE_VARIANTS)} only (unless --only), 256 images, 1 epoch")
     parser.add_argument("--only", nargs="+", choices=list(VARIANTS), help="run these variants only")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--split-seed", type=int, help="seed of the validation split (default: --seed)")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the variants --out already holds (same seed, split and recipe), run the others")
     args = parser.parse_args(argv)
+    result = {"smoke": args.smoke, "seed": args.seed, "split_seed": args.seed if args.split_seed is None
+              else args.split_seed, "recipe": repr(common.MODERN_CNN), "variants": []}
+    if args.resume:
+        try:
+            result["variants"] = resumed_rows(args.out, result)
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+    rows = result["variants"]
+    done = {r["variant"] for r in rows}
+    todo = [name for name in args.only or (SMOKE_VARIANTS if args.smoke else VARIANTS) if name not in done]
+    if args.resume:
+        print(f"resuming {args.out}: {len(done)} variants kept, {len(todo)} to run", flush=True)
     data = mk.data.load_mnist_splits(validation_size=100 if args.smoke else 5_000,
-                                     train_size=256 if args.smoke else None,
-                                     seed=args.seed if args.split_seed is None else args.split_seed)
+                                     train_size=256 if args.smoke else None, seed=result["split_seed"])
     if args.smoke:  # each variant evaluates the test split 3 times, the recipe 9 times more: keep the smoke short
         data = dataclasses.replace(data, x_test=data.x_test[:200], y_test=data.y_test[:200])
-    rows = []
-    for name in args.only or (SMOKE_VARIANTS if args.smoke else VARIANTS):
+    for name in todo:
         rows.append(train_variant(name, VARIANTS[name], data, epochs_cap=1 if args.smoke else None, seed=args.seed))
-        r = rows[-1]
+        save(args.out, result)  # after every variant: a stopped run keeps what it finished
+        r = next(r for r in rows if r["variant"] == name)
         print(f"{name:<25}{r['epochs']:>3} epochs {r['seconds']:7.1f} s  val {r['val_accuracy']:.4f}  "
               f"test {r['test_accuracy']:.4f}", flush=True)
     print(f"\n{'variant':<25}{'params':>9}{'epochs':>7}{'batch':>6}{'seconds':>9}{'val acc':>9}{'test acc':>9}"
@@ -262,9 +309,7 @@ def main(argv=None) -> int:
             print("\ntest-time augmentation of the recipe's final model (val / test): "
                   + ", ".join(f"{t} {r[f'{t}_val_accuracy']:.4f} / {r[f'{t}_test_accuracy']:.4f}" for t in SHIFTS)
                   + f"; without: {r['val_accuracy']:.4f} / {r['test_accuracy']:.4f}")
-    result = {"smoke": args.smoke, "seed": args.seed, "split_seed": args.split_seed or args.seed,
-              "recipe": repr(common.MODERN_CNN), "variants": rows}
-    print(f"wrote {common.write_json(args.out, result)}")
+    print(f"wrote {save(args.out, result)}")
     return 0
 
 

@@ -89,9 +89,23 @@ def seed_ensemble(result: dict) -> str:
 
 
 def modern_cnn_variants(result: dict) -> str:
-    rows = [[r["variant"], f"{r['params']:,}", r["epochs"], f"{r['seconds']:.1f}", _acc(r["val_accuracy"]),
-             _acc(r["test_accuracy"])] for r in result["variants"]]
-    return _table(["variant", "params", "epochs", "seconds", "val accuracy", "test accuracy"], rows)
+    momenta = sorted({k[3:-13] for r in result["variants"] for k in r if k.startswith("ema") and "_val_" in k})
+    rows = [[r["variant"], f"{r['params']:,}", r["epochs"], r["batch_size"], f"{r['seconds']:.1f}",
+             _acc(r["val_accuracy"]), _acc(r["test_accuracy"]),
+             *(f"{_acc(r.get(f'ema{m}_val_accuracy'))} / {_acc(r.get(f'ema{m}_test_accuracy'))}" for m in momenta)]
+            for r in result["variants"]]
+    parts = [_table(["variant", "params", "epochs", "batch", "seconds", "val accuracy", "test accuracy",
+                     *(f"EMA {m} val / test" for m in momenta)], rows)]
+    for r in result["variants"]:
+        tta = sorted({k.split("_")[0] for k in r if k.startswith("tta")})
+        if tta:
+            parts.append(f"Test-time augmentation of the {r['variant']}'s final weights (val / test): "
+                         + ", ".join(f"{t} {_acc(r[f'{t}_val_accuracy'])} / {_acc(r[f'{t}_test_accuracy'])}"
+                                     for t in tta)
+                         + f"; without: {_acc(r['val_accuracy'])} / {_acc(r['test_accuracy'])}.")
+    if result.get("not_run"):
+        parts.append(f"Not run yet ({len(result['not_run'])}; `--resume` runs them): {', '.join(result['not_run'])}.")
+    return "\n\n".join(parts)
 
 
 RENDER = {"time_to_accuracy": time_to_accuracy, "throughput": throughput, "input_pipeline": input_pipeline,

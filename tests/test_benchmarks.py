@@ -222,3 +222,47 @@ def test_bfloat16_variant_trains_in_mixed_precision_and_restores_float32(tmp_pat
         variants.train_variant("broken", {"policy": "mixed_bfloat16", "recipe": {"model": {"filters": ()}}}, data,
                                epochs_cap=1, seed=0)
     assert keras.mixed_precision.global_policy().name == "float32"
+
+
+def test_modern_cnn_variants_keeps_finished_variants_and_resumes_only_the_same_run(tmp_path, monkeypatch, capsys):
+    """The JSON is rewritten after every variant: a run stopped mid-way keeps what it finished, ``--resume`` trains
+    only the rest, and refuses (exit 2, no change) a file from another seed. Training is replaced by a stub."""
+    import numpy as np
+
+    import mnistkit as mk
+
+    variants = load_benchmark("modern_cnn_variants")
+    trained, stop_at = [], {"2 blocks 64-128"}
+
+    def fake_train(name, spec, data, *, epochs_cap, seed):
+        if name in stop_at:
+            raise KeyboardInterrupt  # Ctrl-C during this variant
+        trained.append(name)
+        ema = {f"ema{m}_{s}_accuracy": 0.5 for m in variants.EMA_MOMENTA for s in ("val", "test")}
+        return {"variant": name, "params": 1, "epochs": 1, "batch_size": 256, "seconds": 1.0,
+                "val_accuracy": 0.9, "test_accuracy": 0.8, "val_curve": [0.9], **ema}
+
+    tiny = np.zeros((2, 28, 28), "float32"), np.zeros(2, int)
+    monkeypatch.setattr(variants, "train_variant", fake_train)
+    monkeypatch.setattr(variants.mk.data, "load_mnist_splits", lambda **_: mk.data.Splits(*tiny, *tiny, *tiny))
+    out = tmp_path / "variants.json"
+    only = ["--out", str(out), "--only", "batch 128", "recipe", "2 blocks 64-128"]
+    with pytest.raises(KeyboardInterrupt):
+        variants.main(only)
+    first = json.loads(out.read_text())
+    assert trained == ["batch 128", "recipe"]
+    assert [r["variant"] for r in first["variants"]] == ["recipe", "batch 128"]  # in VARIANTS' order
+    assert "2 blocks 64-128" in first["not_run"] and "recipe" not in first["not_run"]
+
+    stop_at.clear()
+    trained.clear()
+    assert variants.main([*only, "--resume"]) == 0
+    assert trained == ["2 blocks 64-128"]
+    assert "2 variants kept, 1 to run" in capsys.readouterr().out
+    assert [r["variant"] for r in json.loads(out.read_text())["variants"]] == ["recipe", "2 blocks 64-128",
+                                                                                "batch 128"]
+    before = out.read_text()
+    assert variants.main([*only, "--resume", "--seed", "7"]) == 2
+    assert "seed 42 (this run: 7)" in capsys.readouterr().err and out.read_text() == before
+    trained.clear()
+    assert variants.main(only) == 0 and len(trained) == 3  # without --resume a run starts over

@@ -35,6 +35,7 @@ def assert_one_line_error(done, *needles):
 def test_an_unknown_profile_is_one_line_in_every_command(command, tmp_path):
     done = mnistkit(*command, env={"MNISTKIT_PROFILE": "bogus", "MNISTKIT_ARTIFACTS": str(tmp_path)})
     assert_one_line_error(done, "unknown profile 'bogus'", "full, workshop, quick")
+    assert done.returncode == 2
 
 
 @pytest.mark.parametrize("args, needle", [
@@ -56,8 +57,10 @@ def test_bad_arguments_are_one_line_naming_what_is_valid(args, needle):
 
 
 def test_run_notebooks_on_a_missing_folder_fails(tmp_path):
-    assert_one_line_error(mnistkit("run-notebooks", str(tmp_path / "missing")), "is not a folder")
-    assert_one_line_error(mnistkit("run-notebooks", str(tmp_path)), "no numbered notebooks")
+    for folder, needle in ((tmp_path / "missing", "is not a folder"), (tmp_path, "no numbered notebooks")):
+        done = mnistkit("run-notebooks", str(folder))
+        assert_one_line_error(done, needle)
+        assert done.returncode == 2
 
 
 def test_a_log_that_is_a_folder_is_one_line_for_the_leaderboard(tmp_path):

@@ -90,12 +90,14 @@ def seed_ensemble(result: dict) -> str:
 
 def modern_cnn_variants(result: dict) -> str:
     momenta = sorted({k[3:-13] for r in result["variants"] for k in r if k.startswith("ema") and "_val_" in k})
+    recipe = next((r["val_accuracy"] for r in result["variants"] if r["variant"] == "recipe"), None)
     rows = [[r["variant"], f"{r['params']:,}", r["epochs"], r["batch_size"], f"{r['seconds']:.1f}",
-             _acc(r["val_accuracy"]), _acc(r["test_accuracy"]),
+             _acc(r["val_accuracy"]), "-" if recipe is None else f"{(r['val_accuracy'] - recipe) * 100:+.2f}",
+             _acc(r["test_accuracy"]),
              *(f"{_acc(r.get(f'ema{m}_val_accuracy'))} / {_acc(r.get(f'ema{m}_test_accuracy'))}" for m in momenta)]
             for r in result["variants"]]
-    parts = [_table(["variant", "params", "epochs", "batch", "seconds", "val accuracy", "test accuracy",
-                     *(f"EMA {m} val / test" for m in momenta)], rows)]
+    parts = [_table(["variant", "params", "epochs", "batch", "seconds", "val accuracy", "val vs recipe (points)",
+                     "test accuracy", *(f"EMA {m} val / test" for m in momenta)], rows)]
     for r in result["variants"]:
         tta = sorted({k.split("_")[0] for k in r if k.startswith("tta")})
         if tta:
@@ -104,7 +106,8 @@ def modern_cnn_variants(result: dict) -> str:
                                      for t in tta)
                          + f"; without: {_acc(r['val_accuracy'])} / {_acc(r['test_accuracy'])}.")
     if result.get("not_run"):
-        parts.append(f"Not run yet ({len(result['not_run'])}; `--resume` runs them): {', '.join(result['not_run'])}.")
+        parts.append(f"Not run yet ({len(result['not_run'])}; `--resume` runs them): "
+                     + ", ".join(f"`{name}`" for name in result["not_run"]) + ".")
     return "\n\n".join(parts)
 
 

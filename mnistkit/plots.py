@@ -265,8 +265,8 @@ def plot_confusion_difference(y_true, pred_a, pred_b, *, labels=("A", "B"), ax=N
     """Confusion matrix of B minus that of A, off the diagonal: blue cells are confusions B makes less often."""
     from sklearn.metrics import confusion_matrix
 
-    labels = list(DIGITS)
-    diff = confusion_matrix(y_true, pred_b, labels=labels) - confusion_matrix(y_true, pred_a, labels=labels)
+    digits = list(DIGITS)
+    diff = confusion_matrix(y_true, pred_b, labels=digits) - confusion_matrix(y_true, pred_a, labels=digits)
     np.fill_diagonal(diff, 0)
     fig, (ax,) = _figure(size=(6.5, 5.5), ax=ax)
     limit = max(1, int(np.abs(diff).max()))

@@ -57,10 +57,20 @@ def test_comparison_plots_return_figures():
     table = pd.DataFrame({"params": [10, 100, 1000], "test_accuracy": [0.9, 0.95, 0.99]}, index=["a", "b", "c"])
     assert isinstance(plots.plot_pareto(table), Figure)
     assert isinstance(plots.plot_heatmap(pd.DataFrame(RNG.random((3, 10)), index=list("abc"))), Figure)
-    assert isinstance(plots.plot_confusion_difference(Y, PROBA.argmax(1), Y, labels=("mlp", "cnn")), Figure)
     assert isinstance(plots.plot_lr_range(pd.DataFrame({"lr": [1e-5, 1e-3, 1e-1], "loss": [2, 1, 3],
                                                         "smoothed": [2, 1.5, 2.5]})), Figure)
     assert isinstance(plots.plot_bars(pd.Series([1.0, 2.0], index=["x", "y"]), logy=True), Figure)
+
+
+def test_confusion_difference_shows_b_minus_a_off_the_diagonal_under_the_given_names():
+    y_true = np.array([3, 3, 3, 5, 5, 8])
+    pred_a = np.array([8, 8, 3, 3, 5, 8])     # A confuses 3 as 8 twice and 5 as 3 once
+    pred_b = np.array([8, 3, 3, 5, 5, 0])     # B: 3 as 8 once, 8 as 0 once
+    fig = plots.plot_confusion_difference(y_true, pred_a, pred_b, labels=("mlp", "cnn"))
+    ax = fig.axes[0]
+    assert ax.get_title() == "Confusions: cnn minus mlp (off-diagonal)"
+    cells = {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text() for t in ax.texts}
+    assert cells == {(3, 8): "-1", (5, 3): "-1", (8, 0): "1"}   # (true, predicted): B's count minus A's
 
 
 def test_plot_quantization_shows_the_weights_and_how_far_they_moved():

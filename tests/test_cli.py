@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from mnistkit import distributed
@@ -22,9 +23,10 @@ def mnistkit(*args, env=None, timeout=60):
     return done
 
 
-def assert_one_line_error(done, *needles):
+def assert_one_line_error(done, *needles, code=2):
+    """One line on stderr holding every needle, no traceback, and exit ``code`` (2: bad input, docs/robustness.md)."""
     lines = done.stderr.strip().splitlines()
-    assert done.returncode != 0, done
+    assert done.returncode == code, done
     assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
     for needle in needles:
         assert needle in lines[0], lines[0]
@@ -35,7 +37,6 @@ def assert_one_line_error(done, *needles):
 def test_an_unknown_profile_is_one_line_in_every_command(command, tmp_path):
     done = mnistkit(*command, env={"MNISTKIT_PROFILE": "bogus", "MNISTKIT_ARTIFACTS": str(tmp_path)})
     assert_one_line_error(done, "unknown profile 'bogus'", "full, workshop, quick")
-    assert done.returncode == 2
 
 
 @pytest.mark.parametrize("args, needle", [
@@ -53,14 +54,12 @@ def test_an_unknown_profile_is_one_line_in_every_command(command, tmp_path):
 def test_bad_arguments_are_one_line_naming_what_is_valid(args, needle):
     done = mnistkit(*args)
     assert_one_line_error(done, needle)
-    assert done.returncode == 2
 
 
 def test_run_notebooks_on_a_missing_folder_fails(tmp_path):
     for folder, needle in ((tmp_path / "missing", "is not a folder"), (tmp_path, "no numbered notebooks")):
         done = mnistkit("run-notebooks", str(folder))
         assert_one_line_error(done, needle)
-        assert done.returncode == 2
 
 
 def test_a_log_that_is_a_folder_is_one_line_for_the_leaderboard(tmp_path):
@@ -88,11 +87,15 @@ def test_a_worker_with_no_chief_gives_up_after_its_timeout(tmp_path):
 
 @pytest.mark.parametrize("project", ["..", "/abs", "a/b"])
 def test_tune_node_refuses_a_project_that_is_not_a_plain_name(project, tmp_path):
+    """Even with --overwrite, which deletes the project folder: nothing outside --directory is touched."""
     (tmp_path / "runs").mkdir()
-    done = mnistkit("tune-node", "--project", project, "--directory", str(tmp_path / "runs"),
+    keep = [tmp_path / "runs" / "keep.txt", tmp_path / "keep.txt"]
+    for path in keep:
+        path.write_text("kept")
+    done = mnistkit("tune-node", "--project", project, "--directory", str(tmp_path / "runs"), "--overwrite",
                     env={distributed.ROLE: "chief"})
     assert_one_line_error(done, "plain folder name")
-    assert (tmp_path / "runs").is_dir()
+    assert [path.read_text() for path in keep] == ["kept", "kept"]
 
 
 def test_when_the_chief_dies_every_worker_is_stopped():
@@ -134,10 +137,34 @@ def test_ctrl_c_is_one_line_and_exit_130_not_a_traceback(tmp_path):
 
 
 def write_notebook(path, *sources):
-    import nbformat
-
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources]), path)
     return path
+
+
+@pytest.mark.cli
+def test_run_notebooks_command_prints_what_doctor_reads_and_stops_at_a_failing_notebook(tmp_path, monkeypatch,
+                                                                                       capsys):
+    """The command's lines are the log ``doctor --calibrate`` reads; a failing notebook ends it with exit 1."""
+    from mnistkit import doctor
+    from mnistkit.__main__ import main
+
+    monkeypatch.setenv("MNISTKIT_ARTIFACTS", str(tmp_path / "artifacts"))
+    write_notebook(tmp_path / "01_ok.ipynb", "print(6 * 7)")
+    write_notebook(tmp_path / "02_also.ipynb", "x = 1")
+    assert main(["run-notebooks", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    times = doctor.wall_times_from_log(out)
+    assert set(times) == {"01_ok", "02_also"} and all(0 < t < 120 for t in times.values()), out
+    assert "all notebooks" in out.splitlines()[-1]
+    assert nbformat.read(tmp_path / "01_ok.ipynb", as_version=4).cells[0].outputs[0].text == "42\n"  # in place
+
+    write_notebook(tmp_path / "03_broken.ipynb", "1 / 0")
+    write_notebook(tmp_path / "04_never.ipynb", "print('ran')")
+    assert main(["run-notebooks", str(tmp_path), "--only", "03", "04"]) == 1
+    captured = capsys.readouterr()
+    assert "03_broken.ipynb" in captured.err and "FAILED:" in captured.err and "ZeroDivisionError" in captured.err
+    never = nbformat.read(tmp_path / "04_never.ipynb", as_version=4)
+    assert "04_never" not in captured.out and never.cells[0].outputs == []
 
 
 @pytest.mark.cli

@@ -36,6 +36,10 @@ def test_polarity_is_detected_and_can_be_forced():
     auto = images.to_mnist(dark_on_light)
     assert np.allclose(images.to_mnist(1 - dark_on_light), auto, atol=1e-5)
     assert np.allclose(images.to_mnist(dark_on_light, invert="yes"), auto, atol=1e-5)
+    light_on_dark = 1 - dark_on_light
+    assert np.allclose(images.to_mnist(light_on_dark, invert="no"), auto, atol=1e-5)
+    with pytest.raises(ValueError, match="blank"):    # forced, though wrong: the digit becomes the paper
+        images.to_mnist(light_on_dark, invert="yes")
     with pytest.raises(ValueError, match="auto, yes, no"):
         images.to_mnist(dark_on_light, invert="maybe")
 
@@ -98,6 +102,30 @@ def test_predict_command_matches_predictions_on_the_arrays(small_cnn, tmp_path):
     got = [int(lines[str(p)].split()[0]) for p in paths]
     assert got == expected.tolist()
     assert f"{bad[0]}: error:" in done.stderr and f"{bad[1]}: error:" in done.stderr
+
+
+@pytest.mark.cli
+def test_predict_on_good_files_exits_0_with_one_line_each_digit_and_confidence(small_cnn, tmp_path):
+    """The documented output, ``path: digit (confidence)``, as ``predict_files`` computes it; ``--invert no`` is
+    obeyed (a dark digit on white paper read as light on dark is a blank page)."""
+    import re
+
+    model, model_path, x_test, _ = small_cnn
+    paths = []
+    for i, digit in enumerate(x_test[:3]):
+        paths.append(tmp_path / f"d{i}.png")
+        Image.fromarray(255 - digit).save(paths[-1])   # dark on white paper
+    results, errors = images.predict_files(model, paths)
+    assert not errors
+    expected = [f"{path}: {digit} ({confidence:.1%})" for path, digit, confidence in results]
+    for invert in ("auto", "yes"):
+        done = run_predict("--model", model_path, "--invert", invert, *paths)
+        assert done.returncode == 0 and done.stderr == "", done.stderr
+        lines = done.stdout.strip().splitlines()
+        assert all(re.fullmatch(r"\S+: \d \(\d+\.\d%\)", line) for line in lines), lines
+        assert lines == expected
+    done = run_predict("--model", model_path, "--invert", "no", paths[0])
+    assert done.returncode == 1 and done.stdout == "" and "no digit found" in done.stderr
 
 
 @pytest.mark.cli

@@ -118,7 +118,10 @@ def test_a_log_failure_after_training_keeps_the_model_and_says_where(tmp_path, m
     message = "No space left on device; the trained model's best epoch is saved"
     with pytest.raises(results.LogError, match=message) as err:
         fit(tmp_path)
-    assert err.value.run.model is not None and err.value.run.checkpoint.exists()
+    run = err.value.run
+    assert str(run.checkpoint) in str(err.value)
+    saved = keras.saving.load_model(run.checkpoint)
+    assert all(np.array_equal(a, b) for a, b in zip(saved.get_weights(), run.model.get_weights()))
 
 
 def test_non_finite_images_are_refused_before_training(tmp_path):
@@ -163,6 +166,10 @@ def test_lr_range_test_ramps_to_max_lr_on_a_small_training_split():
     frame = experiments.lr_range_test(model, splits, steps=20, batch_size=64, min_lr=1e-5, max_lr=1e-1,
                                       stop_factor=1e9, seed=0)
     assert len(frame) == 20 and frame["lr"].iloc[-1] == pytest.approx(1e-1)
+    assert frame.attrs["suggested_lr"] == pytest.approx(frame["lr"][frame["smoothed"].idxmin()] / 10)
+    blown = experiments.lr_range_test(models.build_mlp((8,), seed=0), splits, steps=20, batch_size=64, min_lr=1e-2,
+                                      max_lr=1e3, stop_factor=4, seed=0)
+    assert len(blown) < 20   # stopped once the loss passed 4x its best
 
 
 # ---------------------------------------------------------------- LogRun: a plain model.fit joined to the log

@@ -18,9 +18,14 @@ def test_hypermodel_builds_from_default_hyperparameters_and_fits_one_step():
 
 def test_inactive_layer_sizes_are_left_out():
     hp = kt.HyperParameters()
-    hp.Fixed("layers", 1)
+    tuning.MLPHyperModel().build(hp)             # registers every layer's size, as a tuner's first trials do
+    hp.values["layers"] = 3
     tuning.MLPHyperModel().build(hp)
-    assert "units_2" not in tuning.hyperparameters_of(hp)
+    assert {"units_1", "units_2", "units_3"} <= set(hp.values)
+    hp.values["layers"] = 1                      # a later trial with one layer: units_2 and units_3 are inactive
+    active = tuning.hyperparameters_of(hp)
+    assert "units_1" in active and not {"units_2", "units_3"} & set(active)
+    assert active["layers"] == 1
 
 
 def test_bad_tuner_arguments_name_the_choices(tmp_path):

@@ -21,18 +21,18 @@ mk.import_tensorflow_quietly()
 import keras  # noqa: E402
 from keras import layers  # noqa: E402
 
-from mnistkit.checks import check_choice, check_positive_ints, is_int, is_real, is_real_positive  # noqa: E402
-from mnistkit.files import atomic_write_bytes  # noqa: E402
-from mnistkit.models import (  # noqa: E402
-    ACTIVATIONS,
-    INPUT_SHAPE,
-    NUM_CLASSES,
-    check_compile_args,
+from mnistkit.checks import (  # noqa: E402  # noqa: E402
+    check_choice,
     check_flag,
     check_fraction,
+    check_positive_ints,
     check_units,
-    compile_model,
+    is_int,
+    is_real,
+    is_real_positive,
 )
+from mnistkit.files import atomic_write_bytes  # noqa: E402
+from mnistkit.models import ACTIVATIONS, INPUT_SHAPE, NUM_CLASSES, check_compile_args, compile_model  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 PADDINGS = ("valid", "same")

@@ -18,12 +18,14 @@ import sys
 import warnings
 from pathlib import Path
 
+from . import config
+from .checks import port_number
 from .serve import add_arguments as add_serve_arguments
 from .serve import main as serve_main
 
 
 def _fetch(args) -> int:
-    from . import config, data
+    from . import data
 
     logging.basicConfig(level=logging.INFO, format="  %(message)s", stream=sys.stderr)
     try:
@@ -71,7 +73,6 @@ def _doctor(args) -> int:
 
 
 def _run_notebooks(args) -> int:
-    from . import config
     from .notebooks import NotebookError, execute_notebook, notebook_paths
 
     if not Path(args.folder).is_dir():
@@ -123,9 +124,8 @@ def _leaderboard(args) -> int:
 
 
 def _predict(args) -> int:
-    from .config import default_model
 
-    model_path = args.model or default_model()
+    model_path = args.model or config.default_model()
     if model_path is None:
         print("error: no trained model found; pass --model PATH.keras, or run notebooks 05 or 07 "
               "(make run) to save one under artifacts/<profile>/models/", file=sys.stderr)
@@ -183,11 +183,8 @@ def _positive_int(text: str) -> int:
 
 
 def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 1 <= value <= 65535:
+    value = port_number(text)
+    if value is None:
         raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (1 to 65535)")
     return value
 
@@ -213,7 +210,7 @@ def _seed(text: str) -> int:
 
 
 def _add_search_options(parser, *, directory_required: bool) -> None:
-    parser.add_argument("--tuner", choices=("random", "bayesian", "hyperband"), default="random")
+    parser.add_argument("--tuner", choices=config.TUNERS, default="random")
     parser.add_argument("--max-trials", type=_positive_int, default=6,
                         help="trials for random/bayesian search (default 6)")
     parser.add_argument("--epochs", type=_positive_int, default=3,
@@ -278,8 +275,6 @@ class _Parser(argparse.ArgumentParser):
 def main(argv=None) -> int:
     """Run one command. Bad arguments, environment values and inputs end in one line on stderr and exit code 2."""
     args = build_parser().parse_args(argv)
-    from . import config
-
     try:
         config.profile()  # MNISTKIT_PROFILE is checked for every command, before any work
         return args.func(args)

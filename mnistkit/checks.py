@@ -35,6 +35,60 @@ def check_positive_ints(**values) -> None:
             raise ValueError(f"{label}={value!r} is not valid; use a positive integer")
 
 
+def check_units(hidden, *, name: str = "hidden", example: str = "(256, 128)") -> tuple[int, ...]:
+    """Layer sizes: a sequence of positive integers (empty means no such layer)."""
+    if is_int(hidden):
+        hidden = (hidden,)
+    if isinstance(hidden, (str, bytes)) or not isinstance(hidden, Sequence) \
+            or not all(is_int(u) and u > 0 for u in hidden):
+        raise ValueError(f"{name}={hidden!r} is not valid; give a tuple of positive integers such as "
+                         f"{example}, or () for none")
+    return tuple(int(u) for u in hidden)
+
+
+def check_fraction(name: str, value) -> float:
+    """A rate in [0, 1), such as dropout."""
+    if not is_real(value) or not 0 <= value < 1:
+        raise ValueError(f"{name}={value!r} is not valid; use a number in [0, 1), e.g. 0.2 (0 turns it off)")
+    return float(value)
+
+
+def check_l2(value) -> float:
+    """An L2 penalty factor >= 0."""
+    if not is_real(value) or value < 0:
+        raise ValueError(f"l2={value!r} is not valid; use a number >= 0, e.g. 1e-4 (0 turns it off)")
+    return float(value)
+
+
+def check_learning_rate(value):
+    """A positive finite number, or a ``keras.optimizers.schedules.LearningRateSchedule``."""
+    import keras  # only here: checks.py itself loads no TensorFlow
+
+    if isinstance(value, keras.optimizers.schedules.LearningRateSchedule):
+        return value
+    if not is_real(value) or value <= 0:
+        raise ValueError(f"learning_rate={value!r} is not valid; use a number > 0 such as 1e-3, "
+                         f"or a keras LearningRateSchedule")
+    return float(value)
+
+
+def check_flag(name: str, value) -> bool:
+    """True or False, nothing else (not 0 or "yes")."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{name}={value!r} is not valid; use True or False")
+    return value
+
+
+def port_number(value, *, allow_zero: bool = False) -> int | None:
+    """The TCP port ``value`` names (an int, or its digits as text), or None if it names none; 0 ("any free port")
+    only with ``allow_zero``. Callers raise their own error (argparse's, or naming an environment variable)."""
+    if isinstance(value, str):
+        value = int(value) if value.isascii() and value.isdigit() else None
+    if not is_int(value) or not (0 if allow_zero else 1) <= value <= 65535:
+        return None
+    return int(value)
+
+
 def check_plain_name(label: str, value) -> str:
     """A folder name of one part: letters, digits, '-', '_', '.'; not '.', '..', absolute or with separators."""
     text = value if isinstance(value, str) else None

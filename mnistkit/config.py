@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROFILES = ("full", "workshop", "quick")
+TUNERS = ("hyperband", "random", "bayesian")  # keras-tuner's tuners, for mnistkit.tuning, the search CLI
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import config, results
-from .checks import check_choice, check_plain_name, check_positive_ints
+from .checks import check_choice, check_plain_name, check_positive_ints, is_int, port_number
 
 ROLE, IP, PORT = "KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"
 WORKER_LOG = "workers.jsonl"
@@ -40,17 +40,15 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-TUNERS = ("random", "bayesian", "hyperband")
-
 
 def check_search_args(*, tuner: str, max_trials: int, epochs: int, train_size: int | None,
                       port: int | None = None, workers: int | None = None) -> None:
     """Every argument of a search, checked before any process starts (ValueError naming what is valid)."""
-    check_choice("tuner", tuner, TUNERS)
+    check_choice("tuner", tuner, config.TUNERS)
     check_positive_ints(max_trials=max_trials, epochs=epochs, **({} if workers is None else {"workers": workers}))
     if train_size is not None:
         check_positive_ints(train_size=train_size)
-    if port is not None and (not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535):
+    if port is not None and (not is_int(port) or port_number(port) is None):
         raise ValueError(f"port={port!r} is not valid; use a TCP port from 1 to 65535")
     if workers is not None and workers > max_workers():
         raise ValueError(f"workers={workers} is more than this machine can run (each worker is a Python with its own "
@@ -88,11 +86,8 @@ def chief_address() -> tuple[str, int]:
     """The chief's host and port from ``KERASTUNER_ORACLE_IP`` and ``KERASTUNER_ORACLE_PORT``, checked before a node
     loads anything (RuntimeError naming the variable)."""
     host, value = os.environ.get(IP) or "127.0.0.1", os.environ.get(PORT, "")
-    try:
-        port = int(value)
-    except ValueError:
-        port = 0
-    if not 1 <= port <= 65535:
+    port = port_number(value.strip())
+    if port is None:
         raise RuntimeError(f"{PORT}={value!r} is not valid; set it to the chief's TCP port, 1 to 65535")
     try:
         socket.getaddrinfo(host, port)

@@ -26,7 +26,7 @@ from .training import (
     append_run,
     batches,
     best_epoch,
-    check_learning_rate,
+    check_model_learning_rate,
     checkpoint_path,
     describe,
     save_model,
@@ -115,7 +115,7 @@ def train(model: keras.Model, data: Splits, *, name: str, notebook: str | None =
     """
     _check_train_args(name, epochs, batch_size, patience, monitor, verbose)
     check_finite(data)
-    check_learning_rate(model)
+    check_model_learning_rate(model)
     root = Path(artifacts) if artifacts else config.artifacts_dir()
     if log:
         results.check_log(results.log_path(root))  # before fitting: a finished run is never lost to the log
@@ -219,7 +219,7 @@ def sweep(build, data: Splits, settings: dict, *, name: str, notebook: str | Non
     models = {label: build(**{k: v for k, v in opts.items() if k not in TRAIN_OPTIONS}, seed=seed)
               for label, opts in settings.items()}
     for model in models.values():
-        check_learning_rate(model)
+        check_model_learning_rate(model)
     runs = Sweep()
     for label, opts in settings.items():
         fit = {**train_options, **{k: v for k, v in opts.items() if k in TRAIN_OPTIONS}}

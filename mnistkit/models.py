@@ -8,7 +8,6 @@ value raises ``ValueError`` naming the valid choices before anything is built), 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 from . import import_tensorflow_quietly
 
@@ -16,54 +15,21 @@ import_tensorflow_quietly()
 import keras
 from keras import layers
 
-from .checks import check_choice, is_int, is_real
+from .checks import (
+    check_choice,
+    check_flag,
+    check_fraction,
+    check_l2,
+    check_learning_rate,
+    check_units,
+    is_real,
+)
 
 ACTIVATIONS = ("relu", "elu", "gelu", "selu", "silu", "leaky_relu", "tanh", "sigmoid")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw", "nadam")
 LABELS = ("sparse", "one_hot")
 INPUT_SHAPE = (28, 28)
 NUM_CLASSES = 10
-
-
-# ------------------------------------------------------------------------------ validation
-def check_units(hidden, *, name: str = "hidden", example: str = "(256, 128)") -> tuple[int, ...]:
-    """Layer sizes: a sequence of positive integers (empty means no such layer)."""
-    if is_int(hidden):
-        hidden = (hidden,)
-    if isinstance(hidden, (str, bytes)) or not isinstance(hidden, Sequence) \
-            or not all(is_int(u) and u > 0 for u in hidden):
-        raise ValueError(f"{name}={hidden!r} is not valid; give a tuple of positive integers such as "
-                         f"{example}, or () for none")
-    return tuple(int(u) for u in hidden)
-
-
-def check_fraction(name: str, value) -> float:
-    """A rate in [0, 1), such as dropout."""
-    if not is_real(value) or not 0 <= value < 1:
-        raise ValueError(f"{name}={value!r} is not valid; use a number in [0, 1), e.g. 0.2 (0 turns it off)")
-    return float(value)
-
-
-def check_l2(value) -> float:
-    if not is_real(value) or value < 0:
-        raise ValueError(f"l2={value!r} is not valid; use a number >= 0, e.g. 1e-4 (0 turns it off)")
-    return float(value)
-
-
-def check_learning_rate(value):
-    """A positive finite number, or a ``keras.optimizers.schedules.LearningRateSchedule``."""
-    if isinstance(value, keras.optimizers.schedules.LearningRateSchedule):
-        return value
-    if not is_real(value) or value <= 0:
-        raise ValueError(f"learning_rate={value!r} is not valid; use a number > 0 such as 1e-3, "
-                         f"or a keras LearningRateSchedule")
-    return float(value)
-
-
-def check_flag(name: str, value) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{name}={value!r} is not valid; use True or False")
-    return value
 
 
 # ------------------------------------------------------------------------------ compiling

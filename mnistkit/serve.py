@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from . import images
+from .checks import port_number
 
 MAX_BYTES = 2 * 2**20             # the page's drawings are a few kB; a photo has no business here
 MAX_PIXELS = 4096 * 4096          # a small PNG can still unpack into a huge image
@@ -272,9 +273,10 @@ def add_arguments(parser) -> None:
 
 
 def _port(text: str) -> int:
-    if not text.isascii() or not text.isdigit() or int(text) > 65535:
+    value = port_number(text, allow_zero=True)
+    if value is None:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number; use 1-65535, or 0 for a free port")
-    return int(text)
+    return value
 
 
 def _is_loopback(host: str) -> bool:

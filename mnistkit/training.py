@@ -185,7 +185,7 @@ class LogRun(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         results.check_log(results.log_path(self.root))
-        check_learning_rate(self.model)
+        check_model_learning_rate(self.model)
         self.curves: dict[str, list[float]] = {}
         self.diverged = False
         self._start = time.perf_counter()
@@ -264,7 +264,7 @@ def reseeded_copy(model: keras.Model, *, seed: int) -> keras.Model:
 LR_SANE = (1e-6, 1.0)  # learning rates outside this range train, with a warning
 
 
-def check_learning_rate(model: keras.Model) -> None:
+def check_model_learning_rate(model: keras.Model) -> None:
     """ValueError for a constant learning rate that is not a finite number > 0; a warning outside ``LR_SANE``."""
     optimizer = getattr(model, "optimizer", None)
     if optimizer is None or isinstance(optimizer.learning_rate, keras.optimizers.schedules.LearningRateSchedule):

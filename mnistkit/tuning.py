@@ -26,7 +26,6 @@ from .data import Splits  # noqa: E402
 from .models import build_mlp  # noqa: E402
 from .training import split_batches  # noqa: E402
 
-TUNERS = ("hyperband", "random", "bayesian")
 LR_SPACES = ("choice", "log")
 LEARNING_RATES = (5e-3, 1e-3, 1e-4)
 ACTIVATIONS = ("relu", "gelu", "tanh")
@@ -140,7 +139,7 @@ def make_tuner(kind: str, *, hypermodel: kt.HyperModel | None = None, max_trials
         If ``directory/project`` holds an earlier search: False resumes it (with a warning), True starts over
         and deletes it. A folder that is not a keras-tuner project is never deleted nor reused.
     """
-    kind = check_choice("kind", kind, TUNERS)
+    kind = check_choice("kind", kind, config.TUNERS)
     for label, value in (("max_trials", max_trials), ("max_epochs", max_epochs), ("factor", factor)):
         if not isinstance(value, int) or isinstance(value, bool) or value < (2 if label == "factor" else 1):
             raise ValueError(f"{label}={value!r} is not valid; use an integer >= {2 if label == 'factor' else 1}")

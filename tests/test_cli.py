@@ -3,6 +3,7 @@ import os
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -98,25 +99,37 @@ def test_tune_node_refuses_a_project_that_is_not_a_plain_name(project, tmp_path)
     assert [path.read_text() for path in keep] == ["kept", "kept"]
 
 
-def test_when_the_chief_dies_every_worker_is_stopped():
-    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
-    chief = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
-    pool = {f"tuner{i}": subprocess.Popen(sleeper) for i in range(2)}
-    try:
-        with pytest.raises(RuntimeError, match="the chief exited with code 3"):
-            distributed._wait_for_workers(pool, chief, log=lambda line: None)
-    finally:
-        distributed._stop([chief, *pool.values()])
-    assert all(proc.poll() is not None for proc in pool.values())
+def test_when_the_chief_dies_every_worker_is_stopped(tmp_path, monkeypatch):
+    """run_search itself: a chief that serves, then dies with code 3 mid-search; both workers it started are gone."""
+    node = textwrap.dedent(f"""
+        import os, socket, sys, time
+        if os.environ["{distributed.ROLE}"] == "chief":
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", int(os.environ["{distributed.PORT}"])))
+                s.listen()
+                time.sleep(3)
+            sys.exit(3)
+        (__import__("pathlib").Path(sys.argv[1]) / str(os.getpid())).write_text("")
+        time.sleep(60)
+    """)
+    (tmp_path / "pids").mkdir()
+    monkeypatch.setattr(distributed, "node_command",
+                        lambda **kw: [sys.executable, "-c", node, str(tmp_path / "pids")])
+    with pytest.raises(RuntimeError, match="the chief exited with code 3 during the search; stopped 2 worker"):
+        distributed.run_search(workers=2, directory=tmp_path / "runs", start_timeout=30, log=lambda line: None)
+    pids = [int(p.name) for p in (tmp_path / "pids").iterdir()]
+    assert len(pids) == 2
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
 
 
-def test_search_arguments_are_checked_before_any_process_starts():
-    with pytest.raises(ValueError, match="workers=0"):
-        distributed.run_search(workers=0)
-    with pytest.raises(ValueError, match="port=70000"):
-        distributed.run_search(port=70000)
-    with pytest.raises(ValueError, match="train_size=0"):
-        distributed.run_search(train_size=0)
+@pytest.mark.parametrize("bad, needle", [({"workers": 0}, "workers=0"), ({"port": 70000}, "port=70000"),
+                                         ({"train_size": 0}, "train_size=0")])
+def test_search_arguments_are_checked_before_anything_starts(bad, needle, tmp_path):
+    with pytest.raises(ValueError, match=needle):
+        distributed.run_search(directory=tmp_path / "runs", **bad)
+    assert not any(tmp_path.iterdir())   # not even the folder
 
 
 @pytest.mark.cli

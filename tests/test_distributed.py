@@ -16,12 +16,6 @@ def test_chief_and_two_workers_share_the_trials(tmp_path, mnist):
     assert set(done["worker"]) == {"tuner0", "tuner1"}, table[["trial", "worker"]]
 
 
-def test_worker_count_is_checked_before_anything_starts(tmp_path):
-    with pytest.raises(ValueError, match="workers=0"):
-        distributed.run_search(workers=0, directory=tmp_path)
-    assert not any(tmp_path.iterdir())
-
-
 def test_a_node_without_a_role_explains_the_variables(tmp_path, monkeypatch):
     monkeypatch.delenv(distributed.ROLE, raising=False)
     with pytest.raises(RuntimeError, match="KERASTUNER_TUNER_ID is not set"):

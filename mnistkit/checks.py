@@ -89,6 +89,22 @@ def port_number(value, *, allow_zero: bool = False) -> int | None:
     return int(value)
 
 
+def check_keras_path(path) -> Path:
+    """A model file's path, which must end in ``.keras`` (Keras 3 saves nothing else)."""
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"{path}: model files must end in .keras")
+    return path
+
+
+def check_folder(label: str, path) -> Path:
+    """A folder, or a path where one can be made; ValueError if a file is in the way."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{label}={str(path)!r} is a file; give a folder for the searches")
+    return path
+
+
 def check_plain_name(label: str, value) -> str:
     """A folder name of one part: letters, digits, '-', '_', '.'; not '.', '..', absolute or with separators."""
     text = value if isinstance(value, str) else None

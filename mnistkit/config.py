@@ -1,4 +1,4 @@
-"""Profiles, paths and seeds: the one place mnistkit reads environment variables.
+"""Profiles, paths and seeds: the one place mnistkit reads its MNISTKIT_* (and Keras' cache) variables.
 
 Profiles
 --------

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from . import config
+from .checks import is_int
 from .files import atomic_write_bytes, partial_dir, remove_stale_partials
 from .idx import (
     IDX_NAMES,
@@ -313,9 +314,9 @@ def split_validation(x, y, *, validation_size: int = 5_000, train_size: int | No
     n = len(x)
     if len(y) != n:
         raise ValueError(f"x has {n} rows but y has {len(y)}")
-    if not isinstance(validation_size, (int, np.integer)) or not 0 < validation_size < n:
+    if not is_int(validation_size) or not 0 < validation_size < n:
         raise ValueError(f"validation_size must be an integer in [1, {n - 1}], got {validation_size!r}")
-    if train_size is not None and (not isinstance(train_size, (int, np.integer)) or train_size < 1):
+    if train_size is not None and (not is_int(train_size) or train_size < 1):
         raise ValueError(f"train_size must be a positive integer or None, got {train_size!r}")
     order = np.random.default_rng(seed).permutation(n)
     val, train = order[:validation_size], order[validation_size:]

@@ -20,6 +20,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from . import models  # noqa: E402,F401  registers mnistkit's layers, so load_model can find them
+from .checks import check_keras_path  # noqa: E402
 from .files import atomic_write, atomic_write_dir  # noqa: E402
 
 
@@ -109,9 +110,7 @@ def save_portable(model: keras.Model, path: str | Path) -> Path:
 
     The file opens with plain ``keras.saving.load_model`` on a machine without mnistkit.
     """
-    path = Path(path)
-    if path.suffix != ".keras":
-        raise ValueError(f"{path}: model files must end in .keras")
+    path = check_keras_path(path)
     portable = inference_model(model)
     return atomic_write(path, lambda tmp: portable.save(tmp, include_optimizer=False))
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import config, results
-from .checks import check_choice, check_plain_name, check_positive_ints, is_int, port_number
+from .checks import check_choice, check_folder, check_plain_name, check_positive_ints, is_int, port_number
 
 ROLE, IP, PORT = "KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"
 WORKER_LOG = "workers.jsonl"
@@ -158,9 +158,7 @@ def run_search(*, workers: int = 2, port: int | None = None, host: str = "127.0.
     """
     check_search_args(tuner=tuner, max_trials=max_trials, epochs=epochs, train_size=train_size, port=port,
                       workers=workers)
-    directory = Path(directory) if directory else config.artifacts_dir() / "tuning"
-    if directory.exists() and not directory.is_dir():
-        raise ValueError(f"directory={str(directory)!r} is a file; give a folder for the searches")
+    directory = check_folder("directory", directory or config.artifacts_dir() / "tuning")
     try:  # the chief writes its trials there: find out now, not from its traceback
         directory.mkdir(parents=True, exist_ok=True)
         tempfile.TemporaryFile(dir=directory).close()

@@ -1,4 +1,5 @@
-"""Test-set metrics computed once and shown as tables (02's report, 08's comparison)."""
+"""Metrics and diagnostics of trained models: test-set tables (02's report, 08's comparison), confidence
+intervals and McNemar's test, layer statistics, inference latency, the Pareto front."""
 from __future__ import annotations
 
 import numpy as np
@@ -124,19 +125,17 @@ def latency(model, x, *, batch_size: int = 1_000, repeats: int = 5) -> dict:
 
     The median of ``repeats`` timed calls after one warm-up call each; measured on this machine only.
     """
-    import time
+    from .runtimes import median_ms
 
-    def median_ms(batch):
-        model(batch, training=False)  # warm-up: tracing and memory allocation
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            model(batch, training=False)
-            times.append((time.perf_counter() - start) * 1000)
-        return float(np.median(times))
+    def call(batch):
+        return model(batch, training=False)
 
     x = np.asarray(x, dtype=np.float32)
-    return {"ms_per_image": median_ms(x[:1]), f"ms_per_{batch_size}": median_ms(x[:batch_size])}
+    timings = {}
+    for key, batch in (("ms_per_image", x[:1]), (f"ms_per_{batch_size}", x[:batch_size])):
+        call(batch)  # warm-up: tracing and memory allocation
+        timings[key] = median_ms(call, batch, repeats)
+    return timings
 
 
 def pareto_front(params, accuracy) -> np.ndarray:

@@ -96,7 +96,7 @@ def train(model: keras.Model, data: Splits, *, name: str, notebook: str | None =
     epochs : int, default=10
         Upper bound; early stopping may end sooner.
     batch_size : int, default=256
-        256-512 trains faster than 128 on a 2-core CPU at the same accuracy for these models.
+        Samples per batch (``benchmarks/throughput.py`` measures how batch size sets the speed).
     seed : int, optional
         Reseeds (``set_seed``) before fitting, so shuffles and dropout repeat.
     patience : int or None, default=5

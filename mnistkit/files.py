@@ -1,9 +1,8 @@
 """Safe file writes: a temp file beside the target, fsync, rename into place.
 
 A writer killed midway leaves only a ``.partial-<pid>-…`` file, never a damaged file under the real
-name; ``remove_stale_partials`` clears those whose writer is no longer running. Used by
-``mnistkit.data`` (the MNIST cache), ``mnistkit.results`` (models and summaries) and ``mnistkit.training``
-(saved models and SavedModel exports).
+name; ``remove_stale_partials`` clears those whose writer is no longer running. Every file mnistkit writes goes
+through here: the MNIST cache, saved models and exports, executed notebooks, doctor's timings.
 """
 from __future__ import annotations
 

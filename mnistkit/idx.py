@@ -1,7 +1,7 @@
 """The IDX file format and MNIST's checksums: parse, encode and verify the original files.
 
 ``arrays_from_idx`` and ``read_npz`` return arrays only after every file matched the SHA-256 of the original
-(``MNIST``, from shared/data/MNIST.md); anything else raises ``MnistDataError``.
+(``MNIST``; docs/data.md); anything else raises ``MnistDataError``.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ class NoSourceError(MnistDataError):
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """What a correct copy looks like and where to fetch one (see shared/data/MNIST.md)."""
+    """What a correct copy looks like and where to fetch one (see docs/data.md)."""
 
     idx_sha256: Mapping[str, str]
     npz_sha256: str

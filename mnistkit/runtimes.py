@@ -103,7 +103,8 @@ def onnx_runtime(path: str | Path) -> Runtime:
     return Runtime("ONNX", "float32", Path(path), lambda batch: session.run(None, {name: batch})[0])
 
 
-def _median_ms(call, batch, repeats: int) -> float:
+def median_ms(call, batch, repeats: int) -> float:
+    """The median wall time of ``repeats`` calls of ``call(batch)``, in milliseconds (warm it up first)."""
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -149,7 +150,7 @@ def compare(runtimes, x, y, *, reference, batch_size: int = 256, single: int = 5
     timed = x[:timing_images]
     for _ in range(rounds):
         for rt, row in zip(runtimes, rows):
-            row["batch1"].append(_median_ms(rt.call, x[:1], single))
+            row["batch1"].append(median_ms(rt.call, x[:1], single))
             start = time.perf_counter()
             rt.predict(timed, batch_size=batch_size)
             row["batch"].append((time.perf_counter() - start) * 1000 * 1000 / len(timed))

@@ -23,7 +23,7 @@ import keras
 import numpy as np
 
 from . import config, models, results  # noqa: F401  models registers mnistkit's layers for keras.saving.load_model
-from .checks import check_choice, check_name, check_positive_ints, is_int, is_real
+from .checks import check_choice, check_keras_path, check_name, check_positive_ints, is_int, is_real
 from .data import Splits
 from .files import atomic_write
 from .idx import sha256
@@ -82,9 +82,7 @@ def split_batches(data: Splits, *, batch_size: int, seed: int | None = None, tar
 
 def save_model(model: keras.Model, path: str | Path) -> Path:
     """Save ``model`` as a ``.keras`` file atomically (a killed save leaves the old file intact)."""
-    path = Path(path)
-    if path.suffix != ".keras":
-        raise ValueError(f"{path}: model files must end in .keras")
+    path = check_keras_path(path)
     return atomic_write(path, lambda tmp: model.save(tmp))
 
 

@@ -21,7 +21,7 @@ import keras_tuner as kt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from . import config  # noqa: E402
-from .checks import check_choice, check_plain_name  # noqa: E402
+from .checks import check_choice, check_folder, check_plain_name, check_positive_ints, is_int  # noqa: E402
 from .data import Splits  # noqa: E402
 from .models import build_mlp  # noqa: E402
 from .training import split_batches  # noqa: E402
@@ -140,15 +140,13 @@ def make_tuner(kind: str, *, hypermodel: kt.HyperModel | None = None, max_trials
         and deletes it. A folder that is not a keras-tuner project is never deleted nor reused.
     """
     kind = check_choice("kind", kind, config.TUNERS)
-    for label, value in (("max_trials", max_trials), ("max_epochs", max_epochs), ("factor", factor)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < (2 if label == "factor" else 1):
-            raise ValueError(f"{label}={value!r} is not valid; use an integer >= {2 if label == 'factor' else 1}")
+    check_positive_ints(max_trials=max_trials, max_epochs=max_epochs)
+    if not is_int(factor) or factor < 2:
+        raise ValueError(f"factor={factor!r} is not valid; use an integer >= 2")
     if project is None:
         project = f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{next(_counter)}"
     project = check_plain_name("project", project)
-    parent = Path(directory) if directory else config.artifacts_dir() / "tuning"
-    if parent.exists() and not parent.is_dir():
-        raise ValueError(f"directory={str(parent)!r} is a file; give a folder for the searches")
+    parent = check_folder("directory", directory or config.artifacts_dir() / "tuning")
     folder = parent / project
     if folder.exists():
         if not is_tuner_project(folder):

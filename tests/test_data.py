@@ -413,7 +413,8 @@ def test_split_validation_is_seeded_disjoint_and_independent_of_train_size():
 
 
 @pytest.mark.parametrize("kwargs", [{"validation_size": 0}, {"validation_size": 100}, {"validation_size": 2.5},
-                                    {"validation_size": 10, "train_size": 0}])
+                                    {"validation_size": 10, "train_size": 0}, {"validation_size": True},
+                                    {"validation_size": 10, "train_size": True}])
 def test_split_validation_rejects_bad_sizes(kwargs):
     with pytest.raises(ValueError, match="must be"):
         data.split_validation(np.arange(100), np.arange(100), **kwargs)

@@ -4,24 +4,18 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import nbformat
 import pytest
+from commands import run_mnistkit
 
 from mnistkit import distributed
 
 pytestmark = pytest.mark.cli  # each test starts `python -m mnistkit` (a TensorFlow import or a process fleet)
 
 
-def mnistkit(*args, env=None, timeout=60):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
-    start = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "mnistkit", *args], capture_output=True, text=True, env=env,
-                          timeout=timeout)
-    done.seconds = time.monotonic() - start
-    return done
+mnistkit = run_mnistkit
 
 
 def assert_one_line_error(done, *needles, code=2):

@@ -1,10 +1,8 @@
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from commands import run_mnistkit
 
 from mnistkit import doctor
 
@@ -96,10 +94,8 @@ def test_the_committed_timings_cover_every_notebook_in_the_profiles_people_run()
 @pytest.mark.slow
 def test_doctor_without_data_exits_1_naming_the_remedy(tmp_path):
     """The command a user types: the empty cache stops the workshop, and the verdict says so first."""
-    env = {**os.environ, "MNISTKIT_CACHE": str(tmp_path / "cache"), "MNISTKIT_ARTIFACTS": str(tmp_path / "a")}
-    env.pop("MNISTKIT_DATA", None)
-    done = subprocess.run([sys.executable, "-m", "mnistkit", "doctor"], capture_output=True, text=True, env=env,
-                          cwd=ROOT, timeout=300)
+    done = run_mnistkit("doctor", env={"MNISTKIT_CACHE": tmp_path / "cache", "MNISTKIT_ARTIFACTS": tmp_path / "a"},
+                        drop=["MNISTKIT_DATA"], cwd=ROOT, timeout=300)
     assert done.returncode == 1, done
     assert "data      FAIL" in done.stdout and "fix: python -m mnistkit fetch" in done.stdout
     assert "versions  ok" in done.stdout and "Traceback" not in done.stderr

@@ -1,10 +1,9 @@
 """Preprocessing of digit image files, and `python -m mnistkit predict` end to end."""
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from commands import run_mnistkit
 from PIL import Image
 from synthetic import tiny_cnn
 
@@ -94,9 +93,7 @@ def test_predict_command_matches_predictions_on_the_arrays(small_cnn, tmp_path):
     expected = model.predict(data.scale(digits), verbose=0).argmax(1)
     bad = [tmp_path / "missing.png", tmp_path / "notes.png"]
     bad[1].write_text("not an image")
-    done = subprocess.run([sys.executable, "-m", "mnistkit", "predict", "--model", str(model_path),
-                           *map(str, paths + bad)], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    done = run_predict("--model", model_path, *paths, *bad)
     assert done.returncode == 1
     lines = dict(line.rsplit(": ", 1) for line in done.stdout.strip().splitlines())
     got = [int(lines[str(p)].split()[0]) for p in paths]
@@ -130,14 +127,12 @@ def test_predict_on_good_files_exits_0_with_one_line_each_digit_and_confidence(s
 
 @pytest.mark.cli
 def test_predict_without_a_model_explains_what_to_do(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "mnistkit", "predict", "x.png"], capture_output=True, text=True,
-                          env={**os.environ, "MNISTKIT_ARTIFACTS": str(tmp_path)}, timeout=120)
+    done = run_mnistkit("predict", "x.png", env={"MNISTKIT_ARTIFACTS": str(tmp_path)}, timeout=120)
     assert done.returncode == 2 and "no trained model found" in done.stderr
 
 
 def run_predict(*args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "mnistkit", "predict", *map(str, args)], capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    return run_mnistkit("predict", *args, timeout=timeout)
 
 
 @pytest.mark.cli

@@ -77,9 +77,27 @@ def test_calibration_reads_run_notebooks_logs_and_the_footers(tmp_path):
     timings = doctor.calibrate({"workshop": str(log)}, notebooks=ROOT / "notebooks", path=out, probe=lambda: 4.321)
     assert json.loads(out.read_text()) == timings and timings["probe_s"] == 4.32
     assert timings["wall_s"]["workshop"] == {"01_explore_data": 14.3, "02_baseline": 15.0}
-    assert len(timings["wall_s"]["full"]) == 9 and all(s > 0 for s in timings["wall_s"]["full"].values())
+    notebooks = {p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
+    assert set(timings["wall_s"]["full"]) == notebooks and all(s > 0 for s in timings["wall_s"]["full"].values())
     with pytest.raises(ValueError, match="valid profiles: full, workshop, quick"):
         doctor.calibrate({"fast": str(log)}, notebooks=ROOT / "notebooks", path=out, probe=lambda: 1.0)
+
+
+def test_footers_are_read_back_as_machine_footer_writes_them(tmp_path, monkeypatch):
+    """The footer line is written by mnistkit.machine and parsed here: a change to one side must show."""
+    import time
+
+    import nbformat
+
+    from mnistkit import machine
+
+    monkeypatch.setattr(machine, "describe", lambda: "Some CPU, 2 cores, no GPU")
+    for name, profile, seconds in (("01_a", "full", 61), ("02_b", "workshop", 7)):
+        line = machine.footer(time.perf_counter() - seconds, profile=profile)
+        cell = nbformat.v4.new_code_cell("print(footer)", outputs=[nbformat.v4.new_output("stream", text=line + "\n")])
+        nbformat.write(nbformat.v4.new_notebook(cells=[cell]), tmp_path / f"{name}.ipynb")
+    assert doctor.wall_times_from_footers(tmp_path) == {"01_a": 61.0}
+    assert doctor.wall_times_from_footers(tmp_path, "workshop") == {"02_b": 7.0}
 
 
 def test_the_committed_timings_cover_every_notebook_in_the_profiles_people_run():

@@ -21,7 +21,7 @@ mk.import_tensorflow_quietly()
 import keras  # noqa: E402
 from keras import layers  # noqa: E402
 
-from mnistkit.checks import (  # noqa: E402  # noqa: E402
+from mnistkit.checks import (  # noqa: E402
     check_choice,
     check_flag,
     check_fraction,

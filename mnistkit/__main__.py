@@ -124,7 +124,6 @@ def _leaderboard(args) -> int:
 
 
 def _predict(args) -> int:
-
     model_path = args.model or config.default_model()
     if model_path is None:
         print("error: no trained model found; pass --model PATH.keras, or run notebooks 05 or 07 "

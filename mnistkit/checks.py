@@ -101,7 +101,7 @@ def check_folder(label: str, path) -> Path:
     """A folder, or a path where one can be made; ValueError if a file is in the way."""
     path = Path(path)
     if path.exists() and not path.is_dir():
-        raise ValueError(f"{label}={str(path)!r} is a file; give a folder for the searches")
+        raise ValueError(f"{label}={str(path)!r} is a file; give a folder")
     return path
 
 

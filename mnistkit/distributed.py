@@ -40,7 +40,6 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-
 def check_search_args(*, tuner: str, max_trials: int, epochs: int, train_size: int | None,
                       port: int | None = None, workers: int | None = None) -> None:
     """Every argument of a search, checked before any process starts (ValueError naming what is valid)."""

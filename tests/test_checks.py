@@ -33,3 +33,12 @@ def test_layer_sizes_fractions_flags_and_rates():
     for bad in (0, -1e-3, float("inf"), "1e-3"):
         with pytest.raises(ValueError, match="learning_rate=.* number > 0 .* LearningRateSchedule"):
             checks.check_learning_rate(bad)
+
+
+def test_a_folder_may_be_made_but_a_file_in_the_way_is_named(tmp_path):
+    assert checks.check_folder("directory", tmp_path / "new") == tmp_path / "new"
+    (tmp_path / "notes").write_text("kept")
+    with pytest.raises(ValueError, match="directory=.*notes' is a file; give a folder"):
+        checks.check_folder("directory", tmp_path / "notes")
+    with pytest.raises(ValueError, match="model files must end in .keras"):
+        checks.check_keras_path(tmp_path / "model.h5")

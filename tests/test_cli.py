@@ -8,14 +8,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from commands import run_mnistkit
+from commands import run_mnistkit as mnistkit
 
 from mnistkit import distributed
 
 pytestmark = pytest.mark.cli  # each test starts `python -m mnistkit` (a TensorFlow import or a process fleet)
-
-
-mnistkit = run_mnistkit
 
 
 def assert_one_line_error(done, *needles, code=2):

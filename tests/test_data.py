@@ -202,8 +202,9 @@ def test_fetch_command_gives_each_sources_reason_once(dirs, monkeypatch, tmp_pat
 
 
 # -------------------------------------------------------------------------- good routes
-def test_fetch_path_copies_a_good_folder_into_the_cache_and_says_so(good, dirs, monkeypatch, tmp_path, capsys):
-    """``fetch --path`` on a good copy: exit 0, the ready line with the counts, and a cache that serves offline."""
+@pytest.fixture
+def fetch_good_copy(good, dirs, monkeypatch, tmp_path):
+    """``python -m mnistkit fetch --path`` (in process) on a good copy, checked against the test's checksums."""
     from mnistkit.__main__ import main
 
     blobs, _, spec = good
@@ -212,7 +213,13 @@ def test_fetch_path_copies_a_good_folder_into_the_cache_and_says_so(good, dirs, 
     monkeypatch.setenv("MNISTKIT_CACHE", str(dirs["cache_dir"]))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
     monkeypatch.setattr(data.logging, "basicConfig", lambda **kw: None)
-    assert main(["fetch", "--path", str(write_folder(tmp_path / "mine", blobs))]) == 0
+    return lambda: main(["fetch", "--path", str(write_folder(tmp_path / "mine", blobs))])
+
+
+def test_fetch_path_copies_a_good_folder_into_the_cache_and_says_so(fetch_good_copy, good, dirs, capsys):
+    """``fetch --path`` on a good copy: exit 0, the ready line with the counts, and a cache that serves offline."""
+    _, _, spec = good
+    assert fetch_good_copy() == 0
     out = capsys.readouterr().out
     assert out.startswith("MNIST ready: source=path (") and f"cache={dirs['cache_dir']}" in out
     assert f"train {N_TRAIN} images / {N_TRAIN} labels, test {N_TEST} images / {N_TEST} labels" in out
@@ -220,20 +227,12 @@ def test_fetch_path_copies_a_good_folder_into_the_cache_and_says_so(good, dirs, 
     assert data.load_mnist(sources=("cache",), spec=spec, **dirs).source == "cache"
 
 
-def test_fetch_path_with_an_unwritable_cache_says_so_and_exits_1(good, dirs, monkeypatch, tmp_path, capsys):
-    from mnistkit.__main__ import main
-
-    blobs, _, spec = good
-    monkeypatch.setattr(data, "MNIST", spec)
-    monkeypatch.setattr(idx, "MNIST", spec)
-    monkeypatch.setenv("MNISTKIT_CACHE", str(dirs["cache_dir"]))
-    monkeypatch.setattr(data.logging, "basicConfig", lambda **kw: None)
-
+def test_fetch_path_with_an_unwritable_cache_says_so_and_exits_1(fetch_good_copy, monkeypatch, capsys):
     def read_only(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(data, "cache_copy", read_only)
-    assert main(["fetch", "--path", str(write_folder(tmp_path / "mine", blobs))]) == 1
+    assert fetch_good_copy() == 1
     err = capsys.readouterr().err
     assert "is good, but the cache" in err and "cannot be written (Permission denied)" in err
     assert "set MNISTKIT_CACHE to a writable folder" in err and "Traceback" not in err

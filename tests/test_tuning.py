@@ -18,8 +18,8 @@ def test_hypermodel_builds_from_default_hyperparameters_and_fits_one_step():
 
 def test_inactive_layer_sizes_are_left_out():
     hp = kt.HyperParameters()
-    tuning.MLPHyperModel().build(hp)             # registers every layer's size, as a tuner's first trials do
-    hp.values["layers"] = 3
+    tuning.MLPHyperModel().build(hp)             # the defaults: one layer, so units_1 only
+    hp.values["layers"] = 3                      # a trial with three layers registers units_2 and units_3
     tuning.MLPHyperModel().build(hp)
     assert {"units_1", "units_2", "units_3"} <= set(hp.values)
     hp.values["layers"] = 1                      # a later trial with one layer: units_2 and units_3 are inactive

@@ -1,8 +1,17 @@
-"""``python -m mnistkit <command>`` as a user types it, for the tests of what commands print and exit with."""
+"""``python -m mnistkit <command>`` as a user types it, for the tests of what commands print and exit with.
+
+``run_mnistkit`` starts a new Python process (about 5 s of imports when the command loads TensorFlow);
+``mnistkit_in_process`` (a fixture in conftest.py) calls the same ``main`` in the test's process.
+"""
 import os
 import subprocess
 import sys
 import time
+import warnings
+from types import SimpleNamespace
+
+# The warning categories a Python interpreter does not print unless asked to (its default filters).
+QUIET_BY_DEFAULT = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning)
 
 
 def run_mnistkit(*args, env=None, timeout=60, cwd=None, drop=()):
@@ -17,3 +26,25 @@ def run_mnistkit(*args, env=None, timeout=60, cwd=None, drop=()):
                           env=env, timeout=timeout, cwd=cwd)
     done.seconds = time.monotonic() - start
     return done
+
+
+def run_main(capfd, monkeypatch, *args, env=None):
+    """``mnistkit.__main__.main(args)`` in this process: its exit code (argparse's too), what it printed, and after
+    ``stderr`` the warnings the interpreter would have printed there, so a stray warning line fails as it would for
+    a user. ``env`` is set for the call with ``monkeypatch``."""
+    from mnistkit.__main__ import main
+
+    for name, value in (env or {}).items():
+        monkeypatch.setenv(name, str(value))
+    capfd.readouterr()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        for category in QUIET_BY_DEFAULT:
+            warnings.filterwarnings("ignore", category=category)
+        try:
+            code = main([str(arg) for arg in args])
+        except SystemExit as exc:  # argparse's usage errors
+            code = exc.code
+    out, err = capfd.readouterr()
+    err += "".join(warnings.formatwarning(w.message, w.category, w.filename, w.lineno, w.line) for w in caught)
+    return SimpleNamespace(returncode=code, stdout=out, stderr=err)

@@ -24,6 +24,15 @@ def mnist():
         pytest.skip(NO_MNIST)
 
 
+@pytest.fixture
+def mnistkit_in_process(capfd, monkeypatch):
+    """``python -m mnistkit ARGS`` run by its ``main`` in this process, without a new interpreter's TensorFlow import:
+    ``mnistkit_in_process("predict", ..., env={...})`` returns ``returncode``, ``stdout`` and ``stderr``."""
+    from commands import run_main
+
+    return lambda *args, env=None: run_main(capfd, monkeypatch, *args, env=env)
+
+
 def pytest_terminal_summary(terminalreporter):
     skipped = [r for r in terminalreporter.stats.get("skipped", []) if NO_MNIST in str(r.longrepr)]
     if skipped:

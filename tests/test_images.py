@@ -79,8 +79,8 @@ def small_cnn(tmp_path_factory, mnist):
     return model, path, x_test, y_test
 
 
-@pytest.mark.cli
-def test_predict_command_matches_predictions_on_the_arrays(small_cnn, tmp_path):
+@pytest.mark.slow
+def test_predict_command_matches_predictions_on_the_arrays(small_cnn, tmp_path, mnistkit_in_process):
     model, model_path, x_test, _ = small_cnn
     digits = x_test[:20]
     paths = []
@@ -93,7 +93,7 @@ def test_predict_command_matches_predictions_on_the_arrays(small_cnn, tmp_path):
     expected = model.predict(data.scale(digits), verbose=0).argmax(1)
     bad = [tmp_path / "missing.png", tmp_path / "notes.png"]
     bad[1].write_text("not an image")
-    done = run_predict("--model", model_path, *paths, *bad)
+    done = mnistkit_in_process("predict", "--model", model_path, *paths, *bad)
     assert done.returncode == 1
     lines = dict(line.rsplit(": ", 1) for line in done.stdout.strip().splitlines())
     got = [int(lines[str(p)].split()[0]) for p in paths]
@@ -102,7 +102,8 @@ def test_predict_command_matches_predictions_on_the_arrays(small_cnn, tmp_path):
 
 
 @pytest.mark.cli
-def test_predict_on_good_files_exits_0_with_one_line_each_digit_and_confidence(small_cnn, tmp_path):
+def test_predict_on_good_files_exits_0_with_one_line_each_digit_and_confidence(small_cnn, tmp_path,
+                                                                               mnistkit_in_process):
     """The documented output, ``path: digit (confidence)``, as ``predict_files`` computes it; ``--invert no`` is
     obeyed (a dark digit on white paper read as light on dark is a blank page)."""
     import re
@@ -115,12 +116,12 @@ def test_predict_on_good_files_exits_0_with_one_line_each_digit_and_confidence(s
     results, errors = images.predict_files(model, paths)
     assert not errors
     expected = [f"{path}: {digit} ({confidence:.1%})" for path, digit, confidence in results]
-    done = run_predict("--model", model_path, "--invert", "yes", *paths)   # auto: the other predict tests
+    done = run_mnistkit("predict", "--model", model_path, "--invert", "yes", *paths, timeout=300)  # auto: the others
     assert done.returncode == 0 and done.stderr == "", done.stderr
     lines = done.stdout.strip().splitlines()
     assert all(re.fullmatch(r"\S+: \d \(\d+\.\d%\)", line) for line in lines), lines
     assert lines == expected
-    done = run_predict("--model", model_path, "--invert", "no", paths[0])
+    done = mnistkit_in_process("predict", "--model", model_path, "--invert", "no", paths[0])
     assert done.returncode == 1 and done.stdout == "" and "no digit found" in done.stderr
 
 
@@ -130,30 +131,24 @@ def test_predict_without_a_model_explains_what_to_do(tmp_path):
     assert done.returncode == 2 and "no trained model found" in done.stderr
 
 
-def run_predict(*args, timeout=300):
-    return run_mnistkit("predict", *args, timeout=timeout)
-
-
-@pytest.mark.cli
 @pytest.mark.parametrize("content", [b"", b"PK\x03\x04 not really a zip", b"hello"], ids=["empty", "bad-zip", "text"])
-def test_a_damaged_model_file_is_one_error_line_and_exit_2(tmp_path, content):
+def test_a_damaged_model_file_is_one_error_line_and_exit_2(tmp_path, content, mnistkit_in_process):
     digit = tmp_path / "digit.png"
     Image.fromarray(np.eye(28, dtype=np.uint8) * 255).save(digit)
     bad = tmp_path / "model.keras"
     bad.write_bytes(content)
-    done = run_predict("--model", bad, digit)
+    done = mnistkit_in_process("predict", "--model", bad, digit)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and done.stderr.startswith(f"error: {bad}: not a .keras archive (empty, cut")
     assert "Traceback" not in done.stderr and "save it again" in done.stderr
 
 
-@pytest.mark.cli
-def test_a_model_path_that_is_not_a_keras_file_is_named(tmp_path):
-    done = run_predict("--model", tmp_path / "nowhere.keras", tmp_path / "x.png")
+def test_a_model_path_that_is_not_a_keras_file_is_named(tmp_path, mnistkit_in_process):
+    done = mnistkit_in_process("predict", "--model", tmp_path / "nowhere.keras", tmp_path / "x.png")
     assert done.returncode == 2 and "no such model file" in done.stderr and done.stderr.count("\n") == 1
     folder = tmp_path / "export"
     folder.mkdir()
-    done = run_predict("--model", folder, tmp_path / "x.png")
+    done = mnistkit_in_process("predict", "--model", folder, tmp_path / "x.png")
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
 
 
@@ -236,8 +231,9 @@ def test_huge_images_folders_and_fifos_are_refused_without_reading_them(tmp_path
         images.load_image(tmp_path / "pipe.png")   # would block forever if opened
 
 
-@pytest.mark.cli
-def test_predict_reads_phone_photos_16_bit_pngs_and_skips_what_it_cannot_read(small_cnn, tmp_path):
+@pytest.mark.slow
+def test_predict_reads_phone_photos_16_bit_pngs_and_skips_what_it_cannot_read(small_cnn, tmp_path,
+                                                                              mnistkit_in_process):
     model, model_path, x_test, y_test = small_cnn
     right = np.flatnonzero(model.predict(data.scale(x_test[:50]), verbose=0).argmax(1) == y_test[:50])
     a, b, c = (int(i) for i in right[:3])
@@ -246,7 +242,7 @@ def test_predict_reads_phone_photos_16_bit_pngs_and_skips_what_it_cannot_read(sm
     Image.fromarray(x_test[c]).save(good[2])
     os.mkfifo(tmp_path / "pipe.png")
     bad = [huge_png_header(tmp_path / "huge.png"), tmp_path / "pipe.png"]
-    done = run_predict("--model", model_path, *good, *bad, timeout=120)
+    done = mnistkit_in_process("predict", "--model", model_path, *good, *bad)
     assert done.returncode == 1, done.stderr
     lines = dict(line.rsplit(": ", 1) for line in done.stdout.strip().splitlines())
     assert [int(lines[str(p)].split()[0]) for p in good] == [y_test[a], y_test[b], y_test[c]]
@@ -254,8 +250,7 @@ def test_predict_reads_phone_photos_16_bit_pngs_and_skips_what_it_cannot_read(sm
     assert len(errors) == 2 and "over the limit" in errors[0] and "not a regular file" in errors[1]
 
 
-@pytest.mark.cli
-def test_models_that_are_not_digit_classifiers_are_refused(tmp_path):
+def test_models_that_are_not_digit_classifiers_are_refused(tmp_path, mnistkit_in_process):
     import keras
 
     from mnistkit import deploy
@@ -270,7 +265,7 @@ def test_models_that_are_not_digit_classifiers_are_refused(tmp_path):
     with pytest.raises(deploy.ModelLoadError, match=r"maps \(28, 28\) to \(5,\)"):
         deploy.check_classifier(five)
     five.save(tmp_path / "five.keras")
-    done = run_predict("--model", tmp_path / "five.keras", tmp_path / "seven.png")
+    done = mnistkit_in_process("predict", "--model", tmp_path / "five.keras", tmp_path / "seven.png")
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "10 probabilities" in done.stderr
     flat = keras.Sequential([keras.Input((784,)), keras.layers.Dense(10, activation="softmax")])
     deploy.check_classifier(flat)

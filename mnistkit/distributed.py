@@ -67,18 +67,21 @@ def node_command(*, directory: Path, project: str, tuner: str, max_trials: int, 
     return cmd + (["--train-size", str(train_size)] if train_size else []) + (["--overwrite"] if overwrite else [])
 
 
-def wait_for_chief(host: str, port: int, timeout: float) -> None:
-    """Return once something listens on ``host:port``; RuntimeError after ``timeout`` seconds."""
+def wait_for_chief(host: str, port: int, timeout: float, *, chief: subprocess.Popen | None = None) -> None:
+    """Return once something listens on ``host:port``; RuntimeError after ``timeout`` seconds, or as soon as
+    ``chief`` (the process started to serve there, if this one started it) exits."""
     deadline = time.monotonic() + timeout
     while True:
+        if chief is not None and chief.poll() is not None:
+            raise RuntimeError(f"the chief exited with code {chief.returncode} before serving on {host}:{port}")
         with socket.socket() as s:
-            s.settimeout(1.0)
+            s.settimeout(0.5)
             if s.connect_ex((host, port)) == 0:
                 return
         if time.monotonic() > deadline:
-            raise RuntimeError(f"no chief answered on {host}:{port} within {timeout:.0f} s; start the chief first, "
-                               f"or check {IP} and {PORT}")
-        time.sleep(0.5)
+            remedy = f"start the chief first, or check {IP} and {PORT}" if chief is None else "see its output above"
+            raise RuntimeError(f"no chief answered on {host}:{port} within {timeout:.0f} s; {remedy}")
+        time.sleep(0.3)
 
 
 def chief_address() -> tuple[str, int]:
@@ -120,19 +123,6 @@ def run_node(*, directory: Path, project: str, tuner: str, max_trials: int, epoc
     if not chief:
         tuner_obj.worker_log = directory / project / WORKER_LOG
     tuning.search(tuner_obj, splits, epochs=epochs, batch_size=batch_size)
-
-
-def _wait_for_port(host: str, port: int, chief: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if chief.poll() is not None:
-            raise RuntimeError(f"the chief exited with code {chief.returncode} before serving on {host}:{port}")
-        with socket.socket() as s:
-            s.settimeout(0.5)
-            if s.connect_ex((host, port)) == 0:
-                return
-        time.sleep(0.3)
-    raise TimeoutError(f"the chief did not start serving on {host}:{port} within {timeout:.0f} s")
 
 
 def _stop(procs) -> None:
@@ -180,7 +170,7 @@ def run_search(*, workers: int = 2, port: int | None = None, host: str = "127.0.
     previous = _interrupt_on_signals()
     started = [subprocess.Popen(cmd, env={**env, ROLE: "chief"})]
     try:
-        _wait_for_port(host, port, started[0], start_timeout)
+        wait_for_chief(host, port, start_timeout, chief=started[0])
         log(f"chief serving on {host}:{port}; starting {workers} worker(s)")
         pool = {}
         for i in range(workers):  # each joins `started` as it starts, so Ctrl-C midway stops it too

@@ -96,7 +96,7 @@ def test_ctrl_c_while_the_workers_start_stops_every_process_already_started(tmp_
             return self.returncode
 
     monkeypatch.setattr(distributed.subprocess, "Popen", FakeProcess)
-    monkeypatch.setattr(distributed, "_wait_for_port", lambda *args: None)
+    monkeypatch.setattr(distributed, "wait_for_chief", lambda *args, **kwargs: None)
     with pytest.raises(KeyboardInterrupt):
         distributed.run_search(workers=5, directory=tmp_path, log=lambda message: None)
     assert [p.role for p in started] == ["chief", "tuner0", "tuner1"]
@@ -132,3 +132,21 @@ def test_a_folder_that_cannot_be_written_is_refused_before_anything_starts(tmp_p
     monkeypatch.setattr(distributed.subprocess, "Popen", lambda *a, **k: pytest.fail("started a process"))
     with pytest.raises(ValueError, match="cannot be written \\(Permission denied\\); give a folder you can write to"):
         distributed.run_search(workers=1, directory=tmp_path / "tuning")
+
+
+def test_waiting_for_a_chief_stops_when_it_exits_or_the_time_is_up():
+    import subprocess
+    import sys
+
+    port = distributed.free_port()
+    dead = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    dead.wait()
+    with pytest.raises(RuntimeError, match=f"the chief exited with code 3 before serving on 127.0.0.1:{port}"):
+        distributed.wait_for_chief("127.0.0.1", port, 30, chief=dead)
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        with pytest.raises(RuntimeError, match=f"no chief answered on 127.0.0.1:{port} within 0 s; see its output"):
+            distributed.wait_for_chief("127.0.0.1", port, 0.2, chief=alive)
+    finally:
+        alive.kill()
+        alive.wait()

@@ -77,6 +77,10 @@ def append_record(record: Mapping, *, path: str | Path | None = None) -> Path:
     """
     path = Path(path) if path else log_path()
     record = {"time": _dt.datetime.now().isoformat(timespec="seconds"), **record}
+    if record.get("checkpoint"):  # under the log's folder: stored relative to it, so the artifacts can be copied
+        checkpoint = Path(record["checkpoint"]).resolve()
+        if checkpoint.is_relative_to(path.parent.resolve()):
+            record["checkpoint"] = checkpoint.relative_to(path.parent.resolve()).as_posix()
     line = json.dumps(record, default=_plain, sort_keys=True).encode() + b"\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
@@ -93,8 +97,9 @@ def append_record(record: Mapping, *, path: str | Path | None = None) -> Path:
 
 
 def read_records(path: str | Path | None = None, *, skipped: list | None = None) -> list[dict]:
-    """All complete records of the log, oldest first. Lines that are not a UTF-8 JSON object (a killed writer's
-    half line, garbage) are skipped; pass a list as ``skipped`` to collect their line numbers."""
+    """All complete records of the log, oldest first, each ``checkpoint`` a path where the log is now. Lines that
+    are not a UTF-8 JSON object (a killed writer's half line, garbage) are skipped; pass a list as ``skipped`` to
+    collect their line numbers."""
     path = Path(path) if path else log_path()
     if not path.exists():
         return []
@@ -109,6 +114,9 @@ def read_records(path: str | Path | None = None, *, skipped: list | None = None)
         except (UnicodeDecodeError, ValueError, RecursionError):
             record = None
         if isinstance(record, dict):
+            checkpoint = record.get("checkpoint")
+            if isinstance(checkpoint, str) and checkpoint and not Path(checkpoint).is_absolute():
+                record["checkpoint"] = str(path.parent / checkpoint)
             records.append(record)
         elif skipped is not None:
             skipped.append(number)

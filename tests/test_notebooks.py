@@ -236,3 +236,28 @@ def test_the_solutions_queue_neither_reads_nor_writes_what_the_lessons_share():
         shared = [s for s in SHARED_STATE if s in code]
         assert not shared, f"{path.name} uses {shared}: put it in the 'lessons' queue (notebooks/conftest.py)"
     assert scope("tests/test_data.py::test_x") == "tests/test_data.py::test_x"
+
+
+def test_the_readmes_results_table_is_08s_committed_table():
+    """README.md's finalists table carries 08's committed numbers, timings included, row by row."""
+    nb = nbformat.read(NOTEBOOKS / "08_final_comparison.ipynb", as_version=4)
+    html = next(o["data"]["text/html"] for c in nb.cells if c.cell_type == "code" and c.source.rstrip().endswith(
+        "\ntable") for o in c.get("outputs", []) if "text/html" in o.get("data", {}))
+    head, body = html.split("<tbody>")
+    columns = re.findall(r"<th>(.*?)</th>", head)[1:]  # after the index column's empty header
+    shown = {row[0]: dict(zip(columns, row[1:])) for row in
+             (re.findall(r"<t[hd]>(.*?)</t[hd]>", tr) for tr in re.findall(r"<tr>(.*?)</tr>", body, flags=re.S))}
+    readme = {}
+    for line in (NOTEBOOKS.parent / "README.md").read_text().splitlines():
+        row = re.match(r"\| ([A-Za-z -]+?)(?:, [^|(]+)? \(\d\d\) \|(.*)\|$", line)
+        if row:
+            readme[row.group(1)] = [cell.strip() for cell in row.group(2).split("|")]
+    assert set(readme) == set(shown), (sorted(readme), sorted(shown))
+    plain = lambda text: re.sub(r"[\s,]", "", text)  # noqa: E731 - README's "7 850" and "92.20 %" as 08 prints them
+    for name, cells in readme.items():
+        accuracy, ci, loss, params, seconds, ms_image, ms_1000 = map(plain, cells)
+        expected = shown[name]
+        assert plain(expected["95% CI"]) == ci, name
+        for column, value in [("test accuracy", accuracy), ("test loss", loss), ("params", params),
+                              ("train s", seconds), ("ms/image", ms_image), ("ms/1000", ms_1000)]:
+            assert float(value) == float(expected[column]), f"{name}: README {column} {value}, 08 {expected[column]}"

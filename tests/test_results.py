@@ -218,3 +218,26 @@ def test_a_log_that_is_a_fifo_is_refused_instead_of_blocking(tmp_path):
     os.mkfifo(tmp_path / "experiments.jsonl")
     with pytest.raises(results.LogError, match="is a special file, not a file"):
         results.read_records(tmp_path / "experiments.jsonl")
+
+
+def test_a_copied_artifacts_folder_finds_its_checkpoints(tmp_path):
+    """An instructor prepares the artifacts on one machine and copies them into each clone: the log's checkpoint
+    paths follow the copy (stored relative to the log), while a checkpoint kept elsewhere keeps its own path."""
+    import shutil
+
+    from synthetic import tiny_splits
+
+    from mnistkit import experiments, models
+    prepared, elsewhere = tmp_path / "prepared", tmp_path / "elsewhere.keras"
+    run = experiments.train(models.build_mlp((8,), seed=0), tiny_splits(), name="mlp", notebook="03_arch", epochs=1,
+                            artifacts=prepared, verbose=0)
+    assert run.checkpoint.is_file() and run.checkpoint.is_relative_to(prepared)
+    results.append_record({"name": "outside", "val_accuracy": 0.5, "checkpoint": elsewhere}, path=prepared /
+                          results.LOG_NAME)
+    assert '"checkpoint": "checkpoints/03_arch/mlp.keras"' in (prepared / results.LOG_NAME).read_text()
+    copy = shutil.copytree(prepared, tmp_path / "clone" / "artifacts")
+    shutil.rmtree(prepared)
+    board = results.leaderboard(path=copy / results.LOG_NAME, details=True).set_index("name")
+    assert board.loc["mlp", "checkpoint"] == str(copy / "checkpoints" / "03_arch" / "mlp.keras")
+    assert models.keras.saving.load_model(board.loc["mlp", "checkpoint"]).count_params() == run.params
+    assert board.loc["outside", "checkpoint"] == str(elsewhere)

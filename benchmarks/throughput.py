@@ -2,8 +2,9 @@
 
 For an MLP (256-128) and the keras-io CNN it measures plain ``model.fit`` on NumPy arrays with Keras's
 defaults (batch 32) against mnistkit's settings, and the effect of each setting on its own: batch size,
-a ``tf.data`` pipeline with cache and prefetch, TensorFlow's intra-/inter-op thread counts, oneDNN on/off, and
-Keras' ``mixed_bfloat16`` policy (bfloat16 arithmetic, float32 weights; fast only on CPUs with bfloat16 instructions).
+a ``tf.data`` pipeline with cache and prefetch, TensorFlow's intra-/inter-op thread counts, oneDNN on/off,
+Keras' ``mixed_bfloat16`` policy (bfloat16 arithmetic, float32 weights; fast only on CPUs with bfloat16 instructions)
+and XLA (``jit_compile=True``; Keras leaves it off on a machine without a GPU).
 Settings that TensorFlow reads at start-up (threads, oneDNN) run in a fresh child process each.
 Beside them: the FLOP bound, i.e. samples/s if every core ran at the matmul speed measured here.
 
@@ -60,7 +61,7 @@ def matmul_gflops(seconds: float = 2.0) -> float:
     return 2 * 1024 ** 3 * n / (time.perf_counter() - start) / 1e9
 
 
-def measure(kind: str, *, batch_size: int, pipeline: str, samples: int, epochs: int = 4) -> float:
+def measure(kind: str, *, batch_size: int, pipeline: str, samples: int, epochs: int = 4, xla: bool = False) -> float:
     """Samples/s over the median epoch of ``epochs - 1`` timed ones (the first warms up: tracing, allocation)."""
     import keras
     import tensorflow as tf
@@ -68,6 +69,7 @@ def measure(kind: str, *, batch_size: int, pipeline: str, samples: int, epochs: 
     (x, y), _ = mk.data.load_mnist()
     x, y = mk.data.scale(x[:samples]), y[:samples]
     model = build(kind)
+    model.jit_compile = xla  # the compile() argument, set after build() compiled the model
     times = []
     timer = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: times.append(time.perf_counter()),
                                            on_epoch_end=lambda epoch, logs: times.append(time.perf_counter()))
@@ -100,7 +102,7 @@ def child(setting: dict) -> None:
         tf.config.threading.set_intra_op_parallelism_threads(setting["intra"])
         tf.config.threading.set_inter_op_parallelism_threads(setting["inter"])
     rate = measure(setting["model"], batch_size=setting["batch_size"], pipeline=setting["pipeline"],
-                   samples=setting["samples"])
+                   samples=setting["samples"], xla=setting.get("xla", False))
     print(json.dumps({"samples_per_s": rate}))
 
 
@@ -116,6 +118,7 @@ def settings_for(kind: str, samples: int, best_batch: int):
              for i, j in ((1, 1), (2, 1), (2, 2))]
     rows += [(f"oneDNN off, batch {best_batch}", best, {"TF_ENABLE_ONEDNN_OPTS": "0"})]
     rows += [(f"mixed_bfloat16, batch {best_batch}", {**best, "policy": "mixed_bfloat16"}, {})]
+    rows += [(f"XLA (jit_compile=True), batch {best_batch}", {**best, "xla": True}, {})]
     return rows
 
 

@@ -78,9 +78,9 @@ def append_record(record: Mapping, *, path: str | Path | None = None) -> Path:
     path = Path(path) if path else log_path()
     record = {"time": _dt.datetime.now().isoformat(timespec="seconds"), **record}
     if record.get("checkpoint"):  # under the log's folder: stored relative to it, so the artifacts can be copied
-        checkpoint = Path(record["checkpoint"]).resolve()
-        if checkpoint.is_relative_to(path.parent.resolve()):
-            record["checkpoint"] = checkpoint.relative_to(path.parent.resolve()).as_posix()
+        checkpoint, folder = Path(record["checkpoint"]).resolve(), path.parent.resolve()
+        if checkpoint.is_relative_to(folder):
+            record["checkpoint"] = checkpoint.relative_to(folder).as_posix()
     line = json.dumps(record, default=_plain, sort_keys=True).encode() + b"\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)

@@ -113,7 +113,8 @@ def plot_history(runs, *, metrics=("loss", "accuracy"), ax=None) -> Figure:
     ----------
     runs : Run, keras History, history dict, sequence of Runs, or dict of name -> Run/History
     metrics : tuple of str, default=("loss", "accuracy")
-        ``val_<metric>`` is drawn dashed when present.
+        ``val_<metric>`` is drawn dashed when present. A curve is labelled "train" or "val" only when it is one
+        (``"val_accuracy"`` alone is labelled "val"; a curve such as 06's ``"best_so_far"`` by its run's name alone).
     ax : sequence of matplotlib Axes, optional
         One per metric; created when None.
     """
@@ -125,7 +126,8 @@ def plot_history(runs, *, metrics=("loss", "accuracy"), ax=None) -> Figure:
     for ax_, metric in zip(axes, metrics):
         for color, (name, hist) in zip(colors, histories.items()):
             epochs = np.arange(1, len(hist[metric]) + 1)
-            ax_.plot(epochs, hist[metric], color=color, label=f"{name} train")
+            part = "val" if metric.startswith("val_") else "train" if f"val_{metric}" in hist else ""
+            ax_.plot(epochs, hist[metric], color=color, label=f"{name} {part}".strip())
             if f"val_{metric}" in hist:
                 ax_.plot(epochs, hist[f"val_{metric}"], color=color, ls="--", label=f"{name} val")
         ax_.set(xlabel="epoch", ylabel=metric, title=metric)

@@ -111,3 +111,12 @@ def test_a_hue_column_colours_each_family_and_names_it_in_the_legend():
     assert {"MLP", "CNN", "Pareto front"} <= {t.get_text() for t in ax.get_legend().get_texts()}
     with pytest.raises(ValueError, match="choose one of: params, test_accuracy, family"):
         plots.plot_accuracy_vs_params(table, hue="kind")
+
+
+def test_history_legend_says_train_or_val_only_for_curves_that_are_one():
+    runs = {"a": {"loss": [1, 0.5], "val_loss": [1.1, 0.7], "accuracy": [0.7, 0.9], "val_accuracy": [0.8, 0.9]},
+            "b": {"loss": [2, 1.0], "val_loss": [2.1, 1.2], "accuracy": [0.6, 0.8], "val_accuracy": [0.7, 0.8]}}
+    labels = lambda fig: [line.get_label() for line in fig.axes[0].get_lines()]  # noqa: E731
+    assert labels(plots.plot_history(runs)) == ["a train", "a val", "b train", "b val"]
+    assert labels(plots.plot_history(runs, metrics=("val_accuracy",))) == ["a val", "b val"]
+    assert labels(plots.plot_history({"search": {"best_so_far": [0.9, 0.95]}}, metrics=("best_so_far",))) == ["search"]

@@ -73,7 +73,9 @@ VALIDATION_BATCH_SIZE = 1024  # validation only predicts: big batches, no optimi
 def split_batches(data: Splits, *, batch_size: int, seed: int | None = None, targets=None):
     """What ``fit`` gets: the training split as shuffled ``batches`` and the validation split in order.
 
-    ``targets`` turns labels into what the model was compiled for (e.g. ``one_hot``); default: as they are.
+    ``targets`` turns labels into what the model was compiled for (e.g. ``one_hot``); default: as they are. Call it
+    again for each model you compare: a dataset that one fit has used goes on to new orders, so a second model fed
+    the same dataset would see other shuffles than the first.
     """
     targets = targets or (lambda y: y)
     return (batches(data.x_train, targets(data.y_train), batch_size=batch_size, seed=seed),

@@ -125,7 +125,7 @@ def speed_probe(*, repeats: int = 5) -> float:
     (other jobs only ever slow a run down, so the fastest of several short tries is the steadiest figure).
 
     The notebooks spend their time in such fits; a machine that runs this twice as slowly runs them about twice as
-    slowly. Takes about 10 s on a 2-core CPU, TensorFlow's import not counted."""
+    slowly. Takes about 5 s on a 2-core CPU, TensorFlow's import not counted."""
     from . import import_tensorflow_quietly
 
     import_tensorflow_quietly()

@@ -243,7 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_arguments(serve)
     serve.set_defaults(func=serve_main)
     tune = sub.add_parser("tune", help="distributed search: a chief and N workers on this machine")
-    tune.add_argument("--workers", type=_positive_int, default=2, help="workers to start (at most 4 per CPU core)")
+    tune.add_argument("--workers", type=_positive_int, default=2,
+                      help="workers to start (at most 4 per CPU that os.cpu_count() counts)")
     tune.add_argument("--oracle-port", type=_port, default=None, help="the chief's port (default: a free one)")
     _add_search_options(tune, directory_required=False)
     tune.set_defaults(func=_tune)

@@ -51,11 +51,11 @@ def check_search_args(*, tuner: str, max_trials: int, epochs: int, train_size: i
         raise ValueError(f"port={port!r} is not valid; use a TCP port from 1 to 65535")
     if workers is not None and workers > max_workers():
         raise ValueError(f"workers={workers} is more than this machine can run (each worker is a Python with its own "
-                         f"TensorFlow); use 1 to {max_workers()}, four per CPU core")
+                         f"TensorFlow); use 1 to {max_workers()}, four per CPU")
 
 
 def max_workers() -> int:
-    """The most workers ``run_search`` starts on this machine: four per CPU core."""
+    """The most workers ``run_search`` starts on this machine: four per CPU that ``os.cpu_count()`` counts."""
     return 4 * (os.cpu_count() or 1)
 
 

@@ -93,6 +93,9 @@ def _run_notebooks(args) -> int:
         total += seconds
         print(f"{path.name:<34} {seconds:8.1f} s", flush=True)
     print(f"{'all notebooks':<34} {total:8.1f} s")
+    if prof.name != "full":  # the committed lessons hold full-profile outputs: say they were written over
+        print(f"{args.folder} now holds the {prof.name} profile's outputs, saved in place (in a git clone, "
+              f"git restore {args.folder} brings back the committed ones)")
     return 0
 
 
@@ -126,8 +129,7 @@ def _leaderboard(args) -> int:
 def _predict(args) -> int:
     model_path = args.model or config.default_model()
     if model_path is None:
-        print("error: no trained model found; pass --model PATH.keras, or run notebooks 05 or 07 "
-              "(make run) to save one under artifacts/<profile>/models/", file=sys.stderr)
+        print(f"error: {config.no_model_message()}", file=sys.stderr)
         return 2
     from .deploy import ModelLoadError, check_classifier, load_model
     from .images import predict_files
@@ -234,7 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.set_defaults(func=_doctor)
     predict = sub.add_parser("predict", help="predict the digit in each image file")
     predict.add_argument("images", nargs="+", metavar="IMAGE")
-    predict.add_argument("--model", help="a .keras model (default: the best saved under artifacts/<profile>/models)")
+    predict.add_argument("--model", help="a .keras model (default: artifacts/<profile>/export/mnist_best.keras, "
+                                         "else the best saved under artifacts/<profile>/models)")
     predict.add_argument("--invert", choices=("auto", "yes", "no"), default="auto",
                          help="digit polarity: auto-detect (default), or force dark-on-light (yes) / "
                               "light-on-dark (no)")
@@ -281,6 +284,13 @@ def main(argv=None) -> int:
     except (ValueError, RuntimeError, TimeoutError) as exc:
         message = str(exc).strip().splitlines() or [type(exc).__name__]
         print(f"error: {message[0]}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:  # e.g. `python -m mnistkit` with a Python that lacks the installed packages
+        if (exc.name or "").partition(".")[0] == "mnistkit":
+            raise
+        print(f"error: No module named {exc.name!r}: this Python ({sys.executable}) lacks mnistkit's packages; run "
+              f".venv/bin/python -m mnistkit {args.command} (make setup installs them there), or activate .venv",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C: one line, and the shell's exit code for SIGINT
         print(f"interrupted: {args.command} stopped", file=sys.stderr)

@@ -129,3 +129,9 @@ def default_model() -> Path | None:
     """The first of ``DEFAULT_MODELS`` saved under the active profile's artifacts, or None."""
     root = artifacts_dir()
     return next((root / name for name in DEFAULT_MODELS if (root / name).is_file()), None)
+
+
+def no_model_message() -> str:
+    """What ``predict`` and ``serve`` say when ``default_model()`` finds nothing: where they looked, what to do."""
+    return (f"no trained model found in {artifacts_dir()}; pass --model PATH.keras, or run notebook 05, 06, 07 or 08 "
+            f"in the {profile().name} profile (make run) to save one")

@@ -48,8 +48,8 @@ def load_model(path: str | Path, *, compile: bool = False) -> keras.Model:
         raise ModelLoadError(f"{path}: a folder (a SavedModel export?), not a .keras file; pass the .keras file, "
                              f"e.g. artifacts/full/export/mnist_best.keras")
     if not path.is_file():
-        raise ModelLoadError(f"{path}: no such model file; pass --model PATH.keras, or run notebook 07 or 08 "
-                             f"(make run) to save one")
+        raise ModelLoadError(f"{path}: no such model file; check the path, or run notebook 05, 06, 07 or 08 "
+                             f"(make run) to save one under artifacts/<profile>/")
     if path.suffix != ".keras":
         raise ModelLoadError(f"{path}: not a .keras model file; save models with model.save('name.keras')")
     if not zipfile.is_zipfile(path):  # Keras would say "File not found" of a file that is there

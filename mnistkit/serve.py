@@ -296,8 +296,7 @@ def main(args) -> int:
 
     path = Path(args.model) if args.model else config.default_model()
     if path is None:
-        print("error: no trained model found; pass --model PATH.keras, or run notebooks 07 and 08 (make run) to "
-              "save one under artifacts/<profile>/", file=sys.stderr)
+        print(f"error: {config.no_model_message()}", file=sys.stderr)
         return 2
     if not _is_loopback(args.host):
         print(f"warning: --host {args.host} is not a loopback address: anyone who can reach this machine can use "

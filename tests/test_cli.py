@@ -153,6 +153,7 @@ def test_run_notebooks_command_prints_what_doctor_reads_and_stops_at_a_failing_n
     from mnistkit.__main__ import main
 
     monkeypatch.setenv("MNISTKIT_ARTIFACTS", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("MNISTKIT_PROFILE", "full")
     write_notebook(tmp_path / "01_ok.ipynb", "print(6 * 7)")
     write_notebook(tmp_path / "02_also.ipynb", "x = 1")
     assert main(["run-notebooks", str(tmp_path)]) == 0
@@ -161,6 +162,10 @@ def test_run_notebooks_command_prints_what_doctor_reads_and_stops_at_a_failing_n
     assert set(times) == {"01_ok", "02_also"} and all(0 < t < 120 for t in times.values()), out
     assert "all notebooks" in out.splitlines()[-1]
     assert nbformat.read(tmp_path / "01_ok.ipynb", as_version=4).cells[0].outputs[0].text == "42\n"  # in place
+    monkeypatch.setenv("MNISTKIT_PROFILE", "quick")  # outputs of another profile than the committed: said so
+    assert main(["run-notebooks", str(tmp_path), "--only", "01"]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last.startswith(f"{tmp_path} now holds the quick profile's outputs") and f"git restore {tmp_path}" in last
 
     write_notebook(tmp_path / "03_broken.ipynb", "1 / 0")
     write_notebook(tmp_path / "04_never.ipynb", "print('ran')")

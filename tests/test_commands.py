@@ -25,3 +25,12 @@ def test_usage_errors_and_the_environment_reach_main(mnistkit_in_process):
     assert done.returncode == 2 and "unrecognized arguments: --no-such-option" in done.stderr
     done = mnistkit_in_process("leaderboard", env={"MNISTKIT_PROFILE": "huge"})
     assert done.returncode == 2 and done.stderr.startswith("error: unknown profile 'huge'")
+
+
+def test_a_python_without_the_packages_gets_one_line_naming_the_venv(mnistkit_in_process, monkeypatch):
+    """``python -m mnistkit leaderboard`` run by a Python that lacks pandas (not .venv's): one line, no traceback."""
+    monkeypatch.setitem(sys.modules, "pandas", None)  # `import pandas` now fails as it does where pandas is missing
+    done = mnistkit_in_process("leaderboard")
+    assert done.returncode == 2 and done.stdout == "" and done.stderr.count("\n") == 1, done
+    assert done.stderr.startswith("error: No module named 'pandas'")
+    assert ".venv/bin/python -m mnistkit leaderboard" in done.stderr

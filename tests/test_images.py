@@ -128,7 +128,7 @@ def test_predict_on_good_files_exits_0_with_one_line_each_digit_and_confidence(s
 @pytest.mark.cli
 def test_predict_without_a_model_explains_what_to_do(tmp_path):
     done = run_mnistkit("predict", "x.png", env={"MNISTKIT_ARTIFACTS": str(tmp_path)}, timeout=120)
-    assert done.returncode == 2 and "no trained model found" in done.stderr
+    assert done.returncode == 2 and f"no trained model found in {tmp_path}; pass --model" in done.stderr
 
 
 @pytest.mark.parametrize("content", [b"", b"PK\x03\x04 not really a zip", b"hello"], ids=["empty", "bad-zip", "text"])

@@ -24,7 +24,7 @@ import pytest
 from PIL import Image
 from synthetic import tiny_cnn
 
-from mnistkit import deploy, images, models, serve
+from mnistkit import config, deploy, images, models, serve
 
 
 def digit_png(*, mode="L", size=(90, 120)):
@@ -291,7 +291,8 @@ def test_main_refuses_what_predict_refuses_before_serving(tmp_path, capsys, monk
 def test_main_without_a_saved_model_says_how_to_get_one(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MNISTKIT_ARTIFACTS", str(tmp_path))
     assert serve.main(parse()) == 2
-    assert "no trained model found" in capsys.readouterr().err
+    err = capsys.readouterr().err  # the line predict prints too: where it looked, and which notebooks save a model
+    assert err == f"error: {config.no_model_message()}\n" and f"no trained model found in {tmp_path};" in err
 
 
 def test_main_warns_when_listening_beyond_this_machine(tmp_path, capsys):

@@ -133,5 +133,7 @@ def default_model() -> Path | None:
 
 def no_model_message() -> str:
     """What ``predict`` and ``serve`` say when ``default_model()`` finds nothing: where they looked, what to do."""
+    name = profile().name
+    run = "make run" if name == "full" else f"MNISTKIT_PROFILE={name} make run"
     return (f"no trained model found in {artifacts_dir()}; pass --model PATH.keras, or run notebook 05, 06, 07 or 08 "
-            f"in the {profile().name} profile (make run) to save one")
+            f"in the {name} profile ({run}) to save one")

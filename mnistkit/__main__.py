@@ -60,13 +60,23 @@ def _doctor(args) -> int:
     from . import doctor
 
     if args.calibrate is None:
+        if args.notebooks is not None:
+            raise ValueError("--notebooks goes with --calibrate (its footers give the full profile's times); "
+                             "leave it out to check this machine")
         return doctor.report()
+    malformed = [item for item in args.calibrate if not all(item.partition("=")[::2])]
+    if malformed:
+        raise ValueError(f"--calibrate takes PROFILE=LOG (e.g. workshop=workshop.log), not {', '.join(malformed)}")
     pairs = dict(item.partition("=")[::2] for item in args.calibrate)
-    unreadable = [f"{prof}={log}" for prof, log in pairs.items() if not log or not Path(log).is_file()]
+    unreadable = [f"{prof}={log}" for prof, log in pairs.items() if not Path(log).is_file()]
     if unreadable:
-        raise ValueError(f"no such log: {', '.join(unreadable)}; give PROFILE=LOG, LOG being what "
+        raise ValueError(f"no such log: {', '.join(unreadable)}; give PROFILE=LOG, LOG being the file of what "
                          "'python -m mnistkit run-notebooks' printed in that profile")
-    timings = doctor.calibrate(pairs, notebooks=Path(args.notebooks))
+    notebooks = Path(args.notebooks or "notebooks")
+    if "full" not in pairs and not notebooks.is_dir():
+        raise ValueError(f"{notebooks} is not a folder; give --notebooks FOLDER, the lessons whose footers give the "
+                         "full profile's times, or a full=LOG")
+    timings = doctor.calibrate(pairs, notebooks=notebooks)
     print(f"wrote {doctor.TIMINGS}: probe {timings['probe_s']} s on {timings['machine']}, "
           + ", ".join(f"{prof} {len(times)} notebooks" for prof, times in timings["wall_s"].items()))
     return 0
@@ -109,18 +119,20 @@ def _leaderboard(args) -> int:
         board = results.leaderboard(notebook=args.notebook)
     for warning in caught:
         print(f"warning: {warning.message}", file=sys.stderr)
-    if board.empty and caught and args.notebook is None:  # lines there, none readable: a damaged log, not a new one
-        print(f"error: no readable runs in {results.log_path()}; move it aside and rerun a notebook to start a new "
-              f"log", file=sys.stderr)
-        return 1
+    logged = board
     if board.empty and args.notebook is not None:  # only then read the log again, for the notebooks it does have
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # already said above
             logged = results.leaderboard()
-        if not logged.empty:
-            print(f"no runs from a notebook starting with {args.notebook!r} in {results.log_path()}; it has runs "
-                  f"from: {', '.join(sorted(logged['notebook'].dropna().astype(str).unique()))}")
-            return 0
+    if logged.empty and caught:  # lines there, none readable: a damaged log, not a new one
+        print(f"error: no readable runs in {results.log_path()}; move it aside and rerun a notebook to start a new "
+              f"log", file=sys.stderr)
+        return 1
+    if board.empty and not logged.empty:
+        notebooks = sorted(logged.get("notebook", pd.Series(dtype=object)).dropna().astype(str).unique())
+        print(f"no runs from a notebook starting with {args.notebook!r} in {results.log_path()}; it has runs "
+              f"from: {', '.join(notebooks) or 'no named notebook'}")
+        return 0
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(board.to_string(index=False) if not board.empty else f"no runs logged yet in {results.log_path()}")
     return 0
@@ -220,7 +232,8 @@ def _add_search_options(parser, *, directory_required: bool) -> None:
                         help="training images per trial (default all)")
     parser.add_argument("--seed", type=_seed, default=42)
     parser.add_argument("--directory", required=directory_required,
-                        help="where the search is kept (default artifacts/<profile>/tuning)")
+                        help="where the search is kept: the same folder for every node" if directory_required else
+                        "where the search is kept (default artifacts/<profile>/tuning)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -232,7 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="is this machine ready? versions, data, hardware, predicted wall times")
     doctor.add_argument("--calibrate", nargs="+", metavar="PROFILE=LOG",
                         help="maintainers: rewrite timings.json from run-notebooks logs measured on this machine")
-    doctor.add_argument("--notebooks", default="notebooks", help="whose footers give the full profile's times")
+    doctor.add_argument("--notebooks", help="with --calibrate: the lessons whose footers give the full profile's "
+                                            "times (default: notebooks)")
     doctor.set_defaults(func=_doctor)
     predict = sub.add_parser("predict", help="predict the digit in each image file")
     predict.add_argument("images", nargs="+", metavar="IMAGE")
@@ -278,6 +292,8 @@ class _Parser(argparse.ArgumentParser):
 def main(argv=None) -> int:
     """Run one command. Bad arguments, environment values and inputs end in one line on stderr and exit code 2."""
     args = build_parser().parse_args(argv)
+    # PIL warns on stderr of images past 89 million pixels; predict's and serve's own, lower limits refuse them
+    warnings.filterwarnings("ignore", message=r"Image size \(\d+ pixels\) exceeds limit")
     try:
         config.profile()  # MNISTKIT_PROFILE is checked for every command, before any work
         return args.func(args)

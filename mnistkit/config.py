@@ -98,7 +98,13 @@ def artifacts_dir(profile_name: str | None = None) -> Path:
     """Artifact root for a profile: ``$MNISTKIT_ARTIFACTS`` or ``<project>/artifacts/<profile>``."""
     name = profile(profile_name).name
     override = os.environ.get("MNISTKIT_ARTIFACTS")
-    return Path(override).expanduser() if override else project_dir() / "artifacts" / name
+    if not override:
+        return project_dir() / "artifacts" / name
+    folder = Path(override).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"MNISTKIT_ARTIFACTS={override} is a file, not a folder; set it to a folder (or unset it for "
+                         f"{project_dir() / 'artifacts' / name})")
+    return folder
 
 
 def data_path() -> Path | None:

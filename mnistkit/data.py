@@ -29,7 +29,7 @@ import numpy as np
 
 from . import config
 from .checks import is_int
-from .files import atomic_write_bytes, partial_dir, remove_stale_partials
+from .files import atomic_write_bytes, can_create_in, partial_dir, remove_stale_partials
 from .idx import (
     IDX_NAMES,
     MNIST,
@@ -247,7 +247,10 @@ def load_mnist(path=None, *, cache_dir=None, keras_cache_dir=None, sources=SOURC
             log.info("MNIST loaded from %s (%s)", source, location)
             return MnistArrays(train, test, source=source, location=location)
         log.info("  %s", tried[-1])
-    raise NoSourceError(tried, REMEDIES)
+    if can_create_in(where.cache):
+        raise NoSourceError(tried, REMEDIES)
+    raise NoSourceError(tried, (f"set MNISTKIT_CACHE to a writable folder: {where.cache} cannot be written, so "
+                                f"nothing fetched can be kept", *REMEDIES))
 
 
 def cache_copy(mnist: MnistArrays, *, cache_dir=None, spec: DatasetSpec | None = None) -> Path:
@@ -316,8 +319,9 @@ def split_validation(x, y, *, validation_size: int = 5_000, train_size: int | No
         raise ValueError(f"x has {n} rows but y has {len(y)}")
     if not is_int(validation_size) or not 0 < validation_size < n:
         raise ValueError(f"validation_size must be an integer in [1, {n - 1}], got {validation_size!r}")
-    if train_size is not None and (not is_int(train_size) or train_size < 1):
-        raise ValueError(f"train_size must be a positive integer or None, got {train_size!r}")
+    if train_size is not None and (not is_int(train_size) or not 1 <= train_size <= n - validation_size):
+        raise ValueError(f"train_size must be an integer in [1, {n - validation_size}] (the images the validation "
+                         f"split leaves) or None, got {train_size!r}")
     order = np.random.default_rng(seed).permutation(n)
     val, train = order[:validation_size], order[validation_size:]
     train = train[:train_size] if train_size is not None else train

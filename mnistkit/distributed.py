@@ -28,9 +28,12 @@ import pandas as pd
 
 from . import config, results
 from .checks import check_choice, check_folder, check_plain_name, check_positive_ints, is_int, port_number
+from .idx import MNIST
 
 ROLE, IP, PORT = "KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"
 WORKER_LOG = "workers.jsonl"
+VALIDATION_SIZE = 5_000  # every node carves the same validation split from MNIST's training images
+TRAIN_IMAGES = MNIST.counts[0] - VALIDATION_SIZE
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -47,6 +50,9 @@ def check_search_args(*, tuner: str, max_trials: int, epochs: int, train_size: i
     check_positive_ints(max_trials=max_trials, epochs=epochs, **({} if workers is None else {"workers": workers}))
     if train_size is not None:
         check_positive_ints(train_size=train_size)
+        if train_size > TRAIN_IMAGES:
+            raise ValueError(f"train_size={train_size} is more than MNIST's {TRAIN_IMAGES:,} training images (after "
+                             f"the validation split); use 1 to {TRAIN_IMAGES}, or leave it out for all of them")
     if port is not None and (not is_int(port) or port_number(port) is None):
         raise ValueError(f"port={port!r} is not valid; use a TCP port from 1 to 65535")
     if workers is not None and workers > max_workers():
@@ -116,7 +122,7 @@ def run_node(*, directory: Path, project: str, tuner: str, max_trials: int, epoc
     from . import data as mkdata
     from . import tuning
 
-    splits = mkdata.load_mnist_splits(train_size=train_size, seed=seed)
+    splits = mkdata.load_mnist_splits(validation_size=VALIDATION_SIZE, train_size=train_size, seed=seed)
     tuner_obj = tuning.make_tuner(tuner, max_trials=max_trials, max_epochs=epochs, seed=seed, overwrite=overwrite,
                                   directory=directory if chief else directory / "workers",
                                   project=project if chief else f"{project}-{role}")

@@ -63,6 +63,14 @@ def atomic_write_bytes(dest: str | os.PathLike, data: bytes) -> Path:
     return atomic_write(dest, write)
 
 
+def can_create_in(folder: str | os.PathLike) -> bool:
+    """Whether files can be made in ``folder``: it, or the nearest existing folder above it that would hold it, is a
+    folder this user may write to."""
+    folder = Path(folder)
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    return existing is not None and existing.is_dir() and os.access(existing, os.W_OK | os.X_OK)
+
+
 def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)

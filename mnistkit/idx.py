@@ -139,7 +139,8 @@ def read_npz(path: Path, *, spec: DatasetSpec | None = None):
     spec = spec or MNIST
     raw = Path(path).read_bytes()
     if not zipfile.is_zipfile(io.BytesIO(raw)):  # else NumPy reads it as a pickle and suggests allow_pickle
-        raise MnistDataError(f"{path}: not a readable mnist.npz (not a NumPy .npz archive at all)")
+        what = "cut short or damaged" if raw[:4] == b"PK\x03\x04" else "not a NumPy .npz archive at all"
+        raise MnistDataError(f"{path}: not a readable mnist.npz ({what})")
     try:
         with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in ("x_train", "y_train", "x_test", "y_test")}

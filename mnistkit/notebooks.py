@@ -1,7 +1,9 @@
 """Execute the numbered notebooks in place, each in a fresh kernel (``make run``)."""
 from __future__ import annotations
 
+import os
 import re
+import signal
 import time
 from pathlib import Path
 
@@ -43,9 +45,12 @@ def execute_notebook(path: str | Path, *, failed_dir: str | Path | None = None, 
                             extra_arguments=["--IPKernelApp.log_level=ERROR"],
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
+    interrupted = _interrupt_the_kernel_on_ctrl_c(client)
     try:
         client.execute()
     except Exception as exc:
+        if interrupted:  # the kernel stopped the cell; the caller stops too, as Ctrl-C asked
+            raise KeyboardInterrupt from None
         message = ANSI_COLOUR.sub("", str(exc))  # a cell's traceback comes coloured for a browser, not a log
         raise NotebookError(f"{type(exc).__name__}: {message[-2000:]}\n{_keep(nb, path, failed_dir)}; {path} was "
                             f"left as it was") from exc
@@ -55,7 +60,33 @@ def execute_notebook(path: str | Path, *, failed_dir: str | Path | None = None, 
     except OSError as exc:
         raise NotebookError(f"it ran ({seconds:.0f} s) but cannot be saved in place ({exc.strerror or exc}); "
                             f"{_keep(nb, path, failed_dir)}") from exc
+    if interrupted:  # Ctrl-C between two cells: every cell ran, and it is saved; the caller stops here
+        raise KeyboardInterrupt
     return seconds
+
+
+def _interrupt_the_kernel_on_ctrl_c(client) -> list:
+    """Make Ctrl-C interrupt the running cell, as Jupyter's stop button does, instead of nbclient's default of
+    shutting the kernel down mid-cell (which leaves it printing a traceback); a second Ctrl-C kills the kernel.
+    Returns the list that records each Ctrl-C."""
+    import asyncio
+
+    interrupts = []
+
+    def on_ctrl_c():
+        interrupts.append(signal.SIGINT)
+        pid = getattr(client.km.provisioner, "pid", None)
+        if pid is not None:  # the kernel leads its own session: signal it and anything it started
+            os.killpg(pid, signal.SIGINT if len(interrupts) == 1 else signal.SIGKILL)
+
+    def take_over_ctrl_c(**_):  # nbclient's hook once the kernel is up, after nbclient set its own handler
+        try:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGINT, on_ctrl_c)
+        except (RuntimeError, NotImplementedError):  # not the main thread, or no signals (Windows): nbclient's way
+            pass
+
+    client.on_notebook_start = take_over_ctrl_c
+    return interrupts
 
 
 def _keep(nb, path: Path, failed_dir) -> str:

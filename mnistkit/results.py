@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from . import config
+from .files import can_create_in
 
 try:  # POSIX; on Windows appends still go through one O_APPEND write
     import fcntl
@@ -45,8 +46,7 @@ def check_log(path: str | Path | None = None) -> Path:
         if not os.access(path, os.W_OK):
             raise LogError(f"the experiment log {path} is not writable; fix its permissions or set MNISTKIT_ARTIFACTS")
         return path
-    parent = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
-    if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+    if not can_create_in(path.parent):
         raise LogError(f"the experiment log {path} cannot be created (no writable folder); set MNISTKIT_ARTIFACTS")
     return path
 
@@ -128,11 +128,12 @@ _COUNTS = ("params", "epochs", "best_epoch", "seed")
 
 
 def _usable(record: dict) -> bool:
-    """A leaderboard row: text labels, finite numbers, integer counts (missing fields are fine)."""
+    """A leaderboard row: a name, text labels, finite numbers, integer counts (other missing fields are fine)."""
     def number(v):
         return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v))
 
-    return (all(isinstance(record.get(k, ""), str) for k in ("name", "notebook"))
+    return (isinstance(record.get("name"), str) and record["name"] != ""
+            and isinstance(record.get("notebook", ""), str)
             and all(number(record.get(k)) for k in _NUMBERS)
             and all(record.get(k) is None or (isinstance(record[k], int) and not isinstance(record[k], bool))
                     for k in _COUNTS)

@@ -130,6 +130,9 @@ def _decode_image(body: bytes) -> np.ndarray:
     try:
         with Image.open(BytesIO(body), formats=FORMATS) as image:
             width, height = image.size
+    except Image.DecompressionBombError:  # past PIL's own, larger limit, read from the header
+        raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the image has more pixels than the most accepted, "
+                                                                f"{MAX_PIXELS:,}") from None
     except Exception as exc:  # PIL raises UnidentifiedImageError, OSError, ValueError ... on bytes it cannot parse
         raise RequestError(HTTPStatus.BAD_REQUEST, f"the body is not an image ({', '.join(FORMATS)}): "
                                                    f"{type(exc).__name__}") from exc
@@ -211,7 +214,9 @@ class _Handler(BaseHTTPRequestHandler):
             body = self.rfile.read(size)
         except TimeoutError:
             raise RequestError(HTTPStatus.REQUEST_TIMEOUT, f"the body did not arrive within {self.timeout} s") from None
-        if not body or len(body) < size:
+        if size == 0:
+            raise RequestError(HTTPStatus.BAD_REQUEST, "the body is empty; POST the drawing as PNG bytes")
+        if len(body) < size:
             raise RequestError(HTTPStatus.BAD_REQUEST, f"expected {size:,} bytes of image, got {len(body):,}; "
                                                        f"POST the drawing as PNG bytes")
         return body

@@ -116,7 +116,8 @@ def test_when_the_chief_dies_every_worker_is_stopped(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("bad, needle", [({"workers": 0}, "workers=0"), ({"port": 70000}, "port=70000"),
-                                         ({"train_size": 0}, "train_size=0")])
+                                         ({"train_size": 0}, "train_size=0"),
+                                         ({"train_size": 100_000}, "train_size=100000 is more than MNIST's 55,000")])
 def test_search_arguments_are_checked_before_anything_starts(bad, needle, tmp_path):
     with pytest.raises(ValueError, match=needle):
         distributed.run_search(directory=tmp_path / "runs", **bad)
@@ -174,6 +175,31 @@ def test_run_notebooks_command_prints_what_doctor_reads_and_stops_at_a_failing_n
     assert "03_broken.ipynb" in captured.err and "FAILED:" in captured.err and "ZeroDivisionError" in captured.err
     never = nbformat.read(tmp_path / "04_never.ipynb", as_version=4)
     assert "04_never" not in captured.out and never.cells[0].outputs == []
+
+
+@pytest.mark.cli
+def test_ctrl_c_in_run_notebooks_stops_the_cell_then_the_command_in_one_line(tmp_path):
+    """Ctrl-C at a terminal interrupts the running cell, as Jupyter's stop button does, then the command: exit 130,
+    one line, no kernel traceback, the notebook on disk as it was."""
+    import signal
+    import time
+
+    started = tmp_path / "started"
+    notebook = write_notebook(tmp_path / "01_slow.ipynb", f"open({str(started)!r}, 'w').close()",
+                              "import time\ntime.sleep(120)")
+    before = notebook.read_bytes()
+    env = {**os.environ, "MNISTKIT_ARTIFACTS": str(tmp_path / "a"), "MNISTKIT_PROFILE": "full"}
+    proc = subprocess.Popen([sys.executable, "-m", "mnistkit", "run-notebooks", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 120
+    while not started.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    time.sleep(1)  # into the sleeping cell
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert stderr.strip().splitlines() == ["interrupted: run-notebooks stopped"], stderr
+    assert notebook.read_bytes() == before
 
 
 @pytest.mark.cli

@@ -25,6 +25,10 @@ def test_artifacts_are_per_profile_unless_overridden(monkeypatch, tmp_path):
     assert config.artifacts_dir("quick").name == "quick"
     monkeypatch.setenv("MNISTKIT_ARTIFACTS", str(tmp_path))
     assert config.artifacts_dir() == tmp_path
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("MNISTKIT_ARTIFACTS", str(tmp_path / "a-file"))
+    with pytest.raises(ValueError, match=r"MNISTKIT_ARTIFACTS=.*a-file is a file, not a folder; set it to a folder"):
+        config.artifacts_dir()
 
 
 def test_data_locations_follow_the_environment(monkeypatch, tmp_path):

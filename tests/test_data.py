@@ -186,6 +186,20 @@ def test_every_source_failing_names_each_source_and_the_remedies(good, dirs):
     assert "Remedies:" in text and "MNISTKIT_DATA" in text and "python -m mnistkit fetch" in text
 
 
+def test_a_cache_that_cannot_be_written_is_the_first_remedy(good, dirs, monkeypatch):
+    """Every source writes what it fetched into the cache: when it cannot, connecting or installing npm is no cure."""
+    _, _, spec = good
+    real, read_only = os.access, (str(dirs["cache_dir"]), str(dirs["cache_dir"].parent))
+    monkeypatch.setattr(os, "access", lambda p, mode: False if str(p) in read_only else real(p, mode))
+    with pytest.raises(data.NoSourceError) as err:
+        data.load_mnist(spec=spec, **dirs)
+    assert err.value.remedies[0].startswith(f"set MNISTKIT_CACHE to a writable folder: {dirs['cache_dir']} cannot")
+    monkeypatch.setattr(os, "access", real)
+    with pytest.raises(data.NoSourceError) as err:
+        data.load_mnist(spec=spec, **dirs)
+    assert not any("MNISTKIT_CACHE" in remedy for remedy in err.value.remedies)
+
+
 def test_fetch_command_gives_each_sources_reason_once(dirs, monkeypatch, tmp_path, capsys):
     """The progress lines say why each source failed; the error line then adds the remedies, not a second copy."""
     from mnistkit.__main__ import main
@@ -326,6 +340,11 @@ def test_a_file_that_is_not_an_npz_at_all_is_named_as_such(dirs, tmp_path):
     with pytest.raises(MnistDataError, match="not a NumPy .npz archive at all") as refused:
         data.load_mnist(text, **dirs)
     assert "pickle" not in str(refused.value)
+    good_zip = io.BytesIO()
+    np.savez(good_zip, x=np.zeros(1000))
+    text.write_bytes(good_zip.getvalue()[:200])  # a download or copy cut short
+    with pytest.raises(MnistDataError, match=r"not a readable mnist.npz \(cut short or damaged\)"):
+        data.load_mnist(text, **dirs)
 
 
 def test_every_np_load_in_mnistkit_refuses_pickles():
@@ -413,6 +432,7 @@ def test_split_validation_is_seeded_disjoint_and_independent_of_train_size():
 
 @pytest.mark.parametrize("kwargs", [{"validation_size": 0}, {"validation_size": 100}, {"validation_size": 2.5},
                                     {"validation_size": 10, "train_size": 0}, {"validation_size": True},
+                                    {"validation_size": 10, "train_size": 91},
                                     {"validation_size": 10, "train_size": True}])
 def test_split_validation_rejects_bad_sizes(kwargs):
     with pytest.raises(ValueError, match="must be"):

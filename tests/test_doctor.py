@@ -163,6 +163,22 @@ def test_calibrating_from_a_missing_log_is_one_line_and_exit_2(tmp_path, capsys)
     assert len(err) == 1 and err[0].startswith("error: no such log: workshop=") and "run-notebooks" in err[0]
 
 
+@pytest.mark.parametrize("args, said", [
+    (["--notebooks", "nowhere"], "--notebooks goes with --calibrate"),
+    (["--calibrate", "bogus"], "--calibrate takes PROFILE=LOG (e.g. workshop=workshop.log), not bogus"),
+    (["--calibrate", "quick="], "--calibrate takes PROFILE=LOG"),
+    (["--calibrate", "quick=LOG", "--notebooks", "nowhere"], "nowhere is not a folder; give --notebooks FOLDER"),
+])
+def test_doctor_options_out_of_place_are_one_line_and_exit_2(tmp_path, monkeypatch, capsys, args, said):
+    from mnistkit.__main__ import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "LOG").write_text("01_a.ipynb   1.0 s\n")
+    assert main(["doctor", *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {said}"), err
+
+
 def test_calibrating_from_a_binary_log_or_a_broken_notebook_names_the_file(tmp_path, capsys):
     from mnistkit.__main__ import main
 

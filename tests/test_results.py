@@ -212,6 +212,21 @@ def test_leaderboard_command_for_a_notebook_with_no_runs_names_those_that_have_s
     assert "b" in out.split() and "a" not in out.split()
 
 
+@pytest.mark.parametrize("lines, code, said", [
+    ('{"a": 1}\n', 1, "error: no readable runs in"),                        # no run in it at all
+    ('{"name": "mine", "val_accuracy": 0.9}\n', 0, "it has runs from: no named notebook"),  # runs, no notebook
+])
+def test_leaderboard_for_a_notebook_on_a_log_without_notebooks_is_one_line(tmp_path, monkeypatch, capsys, lines,
+                                                                          code, said):
+    from mnistkit.__main__ import main
+
+    monkeypatch.setenv("MNISTKIT_ARTIFACTS", str(tmp_path))
+    (tmp_path / "experiments.jsonl").write_text(lines)
+    assert main(["leaderboard", "--notebook", "02"]) == code
+    out, err = capsys.readouterr()
+    assert said in (err if code else out) and "Traceback" not in err
+
+
 def test_a_log_that_is_a_fifo_is_refused_instead_of_blocking(tmp_path):
     import os
 

@@ -163,11 +163,19 @@ def test_a_bad_image_gets_a_message_and_the_server_keeps_serving(server, body, s
     assert post(server.url, digit_png())[0] == 200
 
 
+def test_an_image_past_pils_own_pixel_limit_gets_413_not_not_an_image(server, monkeypatch):
+    """PIL refuses images past twice its MAX_IMAGE_PIXELS as it reads the header: still too many pixels, not junk."""
+    from PIL import Image
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # the 90x120 drawing is then past PIL's 2 x 100
+    got, answer = post(server.url, digit_png())
+    assert got == 413 and "more pixels than the most accepted" in answer["error"]
+
+
 @pytest.mark.parametrize("headers, status, message", [
     (b"", 411, "Content-Length header is required"),
     (b"\r\nContent-Length: lots", 400, "not a number"),
     (b"\r\nContent-Length: -5", 400, "not a number"),
-    (b"\r\nContent-Length: 0", 400, "got 0"),
+    (b"\r\nContent-Length: 0", 400, "the body is empty; POST the drawing as PNG bytes"),
     (b"\r\nTransfer-Encoding: chunked", 411, "not chunked"),
 ])
 def test_a_missing_or_bad_content_length_is_refused(server, headers, status, message):

@@ -1,6 +1,7 @@
 """Execute the numbered notebooks in place, each in a fresh kernel (``make run``)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -77,7 +78,8 @@ def _interrupt_the_kernel_on_ctrl_c(client) -> list:
         interrupts.append(signal.SIGINT)
         pid = getattr(client.km.provisioner, "pid", None)
         if pid is not None:  # the kernel leads its own session: signal it and anything it started
-            os.killpg(pid, signal.SIGINT if len(interrupts) == 1 else signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):  # it has just exited: nbclient reports that
+                os.killpg(pid, signal.SIGINT if len(interrupts) == 1 else signal.SIGKILL)
 
     def take_over_ctrl_c(**_):  # nbclient's hook once the kernel is up, after nbclient set its own handler
         try:

@@ -120,10 +120,15 @@ def export_saved_model(model: keras.Model, path: str | Path) -> Path:
 
     The ``serve`` endpoint takes a float32 batch of 28x28 images scaled to [0, 1] and returns the ten class
     probabilities. It calls the model with ``training=False``; the augmentation layers are gone anyway, so
-    the same image always gets the same answer. A killed export leaves the previous folder intact.
+    the same image always gets the same answer. A killed export leaves the previous folder intact. ``path`` is a
+    folder: a new one, or an earlier SavedModel, which it replaces; anything else there raises ValueError.
     """
     import tensorflow as tf
 
+    path = Path(path)
+    if path.exists() and not (path / "saved_model.pb").is_file() and (path.is_file() or any(path.iterdir())):
+        raise ValueError(f"{path} is {'a file' if path.is_file() else 'a folder of other files'}, not a SavedModel "
+                         f"to replace; give a new folder for the export")
     portable = inference_model(model)
     archive = keras.export.ExportArchive()
     archive.track(portable)

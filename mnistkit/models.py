@@ -102,6 +102,8 @@ def build_mlp(hidden=(128,), *, activation: str = "relu", dropout: float = 0.0, 
     dropout, l2 = check_fraction("dropout", dropout), check_l2(l2)
     check_flag("batch_norm", batch_norm)
     check_compile_args(optimizer, learning_rate, labels)
+    if augment is not None and not isinstance(augment, keras.Layer):
+        raise ValueError(f"augment={augment!r} is not a layer; pass one, such as mk.models.augmentation(), or None")
     if seed is not None:
         keras.utils.set_random_seed(seed)
     regularizer = keras.regularizers.L2(l2) if l2 else None

@@ -121,6 +121,12 @@ def plot_history(runs, *, metrics=("loss", "accuracy"), ax=None) -> Figure:
     if isinstance(metrics, str):
         metrics = (metrics,)
     histories = _histories(runs)
+    if not histories or not metrics:
+        raise ValueError("nothing to plot: give at least one run and one metric")
+    for name, hist in histories.items():
+        for metric in (m for m in metrics if m not in hist):
+            raise ValueError(f"metric {metric!r} is not in the history of {name!r}; choose from: "
+                             f"{', '.join(hist) or 'nothing, it is empty'}")
     fig, axes = _figure(1, len(metrics), size=(5 * len(metrics), 3.6), ax=ax)
     colors = [f"C{i % 10}" for i in range(len(histories))]
     for ax_, metric in zip(axes, metrics):

@@ -23,7 +23,7 @@ import keras
 import numpy as np
 
 from . import config, models, results  # noqa: F401  models registers mnistkit's layers for keras.saving.load_model
-from .checks import check_choice, check_keras_path, check_name, check_positive_ints, is_int, is_real
+from .checks import check_choice, check_keras_path, check_name, check_plain_name, check_positive_ints, is_int, is_real
 from .data import Splits
 from .files import atomic_write
 from .idx import sha256
@@ -123,8 +123,9 @@ class Run:
 
     def __repr__(self) -> str:
         test = "" if self.test_accuracy is None else f", test_accuracy={self.test_accuracy:.4f}"
+        val = "none" if self.val_accuracy is None else f"{self.val_accuracy:.4f}"  # a fit without validation data
         return (f"Run({self.name!r}, params={self.params:,}, epochs={self.epochs} (best {self.best_epoch}), "
-                f"{self.seconds:.1f} s, val_accuracy={self.val_accuracy:.4f}{test})")
+                f"{self.seconds:.1f} s, val_accuracy={val}{test})")
 
 
 def checkpoint_path(name: str, *, notebook: str | None = None, artifacts: str | Path | None = None) -> Path:
@@ -132,7 +133,8 @@ def checkpoint_path(name: str, *, notebook: str | None = None, artifacts: str | 
 
     Hand it to ``keras.callbacks.ModelCheckpoint``; notebook 08 finds the models there."""
     check_name(name)
-    path = Path(artifacts or config.artifacts_dir()) / "checkpoints" / (notebook or "adhoc") / f"{name}.keras"
+    notebook = "adhoc" if notebook is None else check_plain_name("notebook", notebook)  # one folder, in artifacts
+    path = Path(artifacts or config.artifacts_dir()) / "checkpoints" / notebook / f"{name}.keras"
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
 

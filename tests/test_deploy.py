@@ -147,3 +147,18 @@ def test_saved_model_serves_in_inference_mode_and_replaces_atomically(tmp_path):
     deploy.export_saved_model(tiny_cnn((4,), seed=1), path)   # overwrite: no leftovers beside it
     assert sorted(p.name for p in tmp_path.iterdir()) == ["served"]
     assert not np.allclose(tf.saved_model.load(str(path)).serve(x).numpy(), first)
+
+
+def test_a_saved_model_export_never_replaces_what_is_not_a_saved_model(tmp_path):
+    """08 and 09 save a .keras file and export a SavedModel on neighbouring lines: a mixed-up path loses nothing."""
+    model = tiny_cnn((4,), seed=0)
+    keras_file = deploy.save_portable(model, tmp_path / "best.keras")
+    notes = tmp_path / "mine" / "notes.txt"
+    notes.parent.mkdir()
+    notes.write_text("keep me")
+    for path, said in ((keras_file, "is a file"), (notes.parent, "is a folder of other files")):
+        before = sorted(p.name for p in tmp_path.rglob("*"))
+        with pytest.raises(ValueError, match=f"{said}, not a SavedModel to replace; give a new folder"):
+            deploy.export_saved_model(model, path)
+        assert sorted(p.name for p in tmp_path.rglob("*")) == before
+    assert notes.read_text() == "keep me" and keras_file.is_file()

@@ -26,6 +26,8 @@ BAD_MLP_ARGS = [
     ({"learning_rate": "1e-3"}, "> 0"),
     ({"labels": "onehot"}, "choose one of: sparse, one_hot"),
     ({"batch_norm": "yes"}, "True or False"),
+    ({"augment": True}, "is not a layer; pass one, such as mk.models.augmentation"),
+    ({"augment": "augmentation"}, "is not a layer"),
 ]
 
 

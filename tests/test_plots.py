@@ -47,6 +47,18 @@ def test_most_confident_mistakes_come_first():
     assert titles == ["1→4 (90%)", "3→5 (70%)", "0→3 (50%)"]
 
 
+@pytest.mark.parametrize("runs, metrics, message", [
+    ({"loss": [1.0], "accuracy": [0.5]}, ("acc",), "metric 'acc' is not in the history of 'run'; choose from: loss, "
+                                                   "accuracy"),
+    ({}, ("loss",), "choose from: nothing, it is empty"),
+    ([], ("loss",), "nothing to plot"),
+    ({"loss": [1.0]}, (), "nothing to plot"),
+])
+def test_plot_history_names_the_metrics_it_has(runs, metrics, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        plots.plot_history(runs, metrics=metrics)
+
+
 def test_unknown_order_is_rejected():
     with pytest.raises(ValueError, match="confident, random"):
         plots.plot_mistakes(X, Y, PROBA, order="worst")

@@ -306,3 +306,18 @@ def test_reseeded_copy_needs_a_compiled_model():
     model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(10)])
     with pytest.raises(ValueError, match="never compiled"):
         training.reseeded_copy(model, seed=1)
+
+
+def test_a_checkpoint_stays_in_its_notebook_folder_under_the_artifacts(tmp_path):
+    path = training.checkpoint_path("r", notebook="02_baseline", artifacts=tmp_path)
+    assert path == tmp_path / "checkpoints" / "02_baseline" / "r.keras"
+    for notebook in ("../../escape", "03/arch", "", "/abs"):
+        with pytest.raises(ValueError, match="notebook=.* is not valid; use a plain folder name"):
+            training.checkpoint_path("r", notebook=notebook, artifacts=tmp_path)
+    assert not (tmp_path.parent / "escape").exists()
+
+
+def test_a_run_fitted_without_validation_data_still_prints():
+    run = training.Run("no-val", model=None, history={}, params=10, epochs=1, best_epoch=1, seconds=0.5,
+                       val_accuracy=None, val_loss=None)
+    assert repr(run) == "Run('no-val', params=10, epochs=1 (best 1), 0.5 s, val_accuracy=none)"

@@ -127,3 +127,20 @@ def check_finite(data) -> None:
         if np.issubdtype(np.asarray(x).dtype, np.floating) and not np.isfinite(x).all():
             bad = int((~np.isfinite(x)).reshape(len(x), -1).any(axis=1).sum())
             raise ValueError(f"{label} has {bad} image(s) with NaN or infinite pixels; fix or drop them first")
+
+
+def check_labels(**arrays) -> list[np.ndarray]:
+    """Class labels: non-empty 1-d arrays of integers 0-9, all of one length (probabilities get the argmax hint)."""
+    checked = []
+    for name, value in arrays.items():
+        labels = np.asarray(value)
+        if labels.ndim == 2 and labels.shape[1] == 10:
+            raise ValueError(f"{name} holds probabilities, shape {labels.shape}; pass class labels: {name}.argmax(1)")
+        if (labels.ndim != 1 or not labels.size or not np.issubdtype(labels.dtype, np.integer)
+                or labels.min() < 0 or labels.max() > 9):
+            raise ValueError(f"{name} must be a non-empty 1-d array of class labels 0-9, got shape {labels.shape} "
+                             f"of {labels.dtype}")
+        checked.append(labels)
+    if len({len(labels) for labels in checked}) > 1:
+        raise ValueError(f"{' and '.join(arrays)} differ in length ({', '.join(str(len(a)) for a in checked)})")
+    return checked

@@ -5,11 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .checks import check_labels
+
 
 def classification_report(y_true, y_pred) -> pd.DataFrame:
     """Precision, recall, F1 and support per digit, plus macro and weighted averages, as a DataFrame."""
     from sklearn.metrics import classification_report as sk_report
 
+    y_true, y_pred = check_labels(y_true=y_true, y_pred=y_pred)
     report = sk_report(y_true, y_pred, labels=list(range(10)), output_dict=True, zero_division=0)
     accuracy = report.pop("accuracy", None)
     frame = pd.DataFrame(report).T
@@ -33,7 +36,7 @@ def probabilities(models: dict, x, *, batch_size: int = 1024) -> dict:
 
 def per_class_accuracy(y_true, y_pred) -> pd.Series:
     """Accuracy on each digit (recall), indexed 0-9."""
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    y_true, y_pred = check_labels(y_true=y_true, y_pred=y_pred)
     return pd.Series([float(np.mean(y_pred[y_true == d] == d)) if np.any(y_true == d) else np.nan
                       for d in range(10)], index=range(10), name="accuracy")
 
@@ -91,10 +94,8 @@ def accuracy_ci(y_true, y_pred, *, confidence: float = 0.95) -> tuple[float, flo
 
     if not 0 < confidence < 1:
         raise ValueError(f"confidence={confidence!r} is not valid; use a number in (0, 1), e.g. 0.95")
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    y_true, y_pred = check_labels(y_true=y_true, y_pred=y_pred)
     n = len(y_true)
-    if n == 0 or len(y_pred) != n:
-        raise ValueError(f"need two equally long, non-empty label arrays, got {n} and {len(y_pred)}")
     p, z = float(np.mean(y_true == y_pred)), float(norm.ppf(0.5 + confidence / 2))
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
@@ -110,9 +111,7 @@ def mcnemar(y_true, pred_a, pred_b) -> dict:
     """
     from scipy.stats import binomtest
 
-    y_true, pred_a, pred_b = (np.asarray(v) for v in (y_true, pred_a, pred_b))
-    if not len(y_true) == len(pred_a) == len(pred_b):
-        raise ValueError("y_true, pred_a and pred_b must have the same length")
+    y_true, pred_a, pred_b = check_labels(y_true=y_true, pred_a=pred_a, pred_b=pred_b)
     a_right, b_right = pred_a == y_true, pred_b == y_true
     a_only, b_only = int(np.sum(a_right & ~b_right)), int(np.sum(~a_right & b_right))
     p_value = binomtest(a_only, a_only + b_only, 0.5).pvalue if a_only + b_only else 1.0

@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from .checks import check_labels
+
 DIGITS = tuple(range(10))
 
 
@@ -145,6 +147,7 @@ def plot_confusion_matrix(y_true, y_pred, *, normalize=None, ax=None) -> Figure:
     """The confusion matrix (scikit-learn's ``ConfusionMatrixDisplay``); ``normalize`` as in sklearn."""
     from sklearn.metrics import ConfusionMatrixDisplay
 
+    y_true, y_pred = check_labels(y_true=y_true, y_pred=y_pred)
     fig, (ax,) = _figure(size=(6.5, 5.5), ax=ax)
     ConfusionMatrixDisplay.from_predictions(y_true, y_pred, labels=list(DIGITS), normalize=normalize, ax=ax,
                                             colorbar=False, values_format=".2f" if normalize else "d")

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 from sklearn.metrics import accuracy_score
 
 from mnistkit import evaluate
@@ -82,3 +83,19 @@ def test_the_noise_yardstick_is_exceeded_by_chance_about_one_time_in_twenty():
         evaluate.difference_noise(1.5, n)
     with pytest.raises(ValueError, match="n=0"):
         evaluate.difference_noise(p, 0)
+
+
+@pytest.mark.parametrize("call", [
+    lambda y, p: evaluate.per_class_accuracy(y, p),   # silently all zeros before
+    lambda y, p: evaluate.accuracy_ci(y, p),
+    lambda y, p: evaluate.mcnemar(y, p, p),
+    lambda y, p: evaluate.classification_report(y, p),
+])
+def test_probabilities_where_labels_belong_get_the_argmax_hint(call):
+    y, proba = np.array([0, 1, 2]), np.eye(10)[[0, 1, 2]]
+    with pytest.raises(ValueError, match=r"holds probabilities, shape \(3, 10\); pass class labels: .*\.argmax\(1\)"):
+        call(y, proba)
+    with pytest.raises(ValueError, match="differ in length"):
+        call(y, y[:2])
+    with pytest.raises(ValueError, match="non-empty 1-d array of class labels 0-9"):
+        call(y, np.array([0, 1, 10]))

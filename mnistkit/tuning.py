@@ -21,7 +21,14 @@ import keras_tuner as kt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from . import config  # noqa: E402
-from .checks import check_choice, check_folder, check_plain_name, check_positive_ints, is_int  # noqa: E402
+from .checks import (  # noqa: E402
+    check_choice,
+    check_flag,
+    check_folder,
+    check_plain_name,
+    check_positive_ints,
+    is_int,
+)
 from .data import Splits  # noqa: E402
 from .models import build_mlp  # noqa: E402
 from .training import split_batches  # noqa: E402
@@ -115,6 +122,9 @@ class TimedBayesianOptimization(_Timed, kt.BayesianOptimization):
     pass
 
 
+OBJECTIVES = ("val_accuracy", "val_loss", "accuracy", "loss")  # what MLPHyperModel's compile reports
+
+
 def make_tuner(kind: str, *, hypermodel: kt.HyperModel | None = None, max_trials: int = 10, max_epochs: int = 10,
                factor: int = 3, seed: int | None = None, directory: str | Path | None = None,
                project: str | None = None, objective: str = "val_accuracy", overwrite: bool = False) -> kt.Tuner:
@@ -135,6 +145,7 @@ def make_tuner(kind: str, *, hypermodel: kt.HyperModel | None = None, max_trials
         Parent folder; default ``<artifacts>/tuning``. Each search gets a new sub-folder.
     project : str, optional
         The sub-folder's name (one plain folder name); default a new unique one. (Distributed nodes share one.)
+    objective : {"val_accuracy", "val_loss", "accuracy", "loss"}, default="val_accuracy"
     overwrite : bool, default=False
         If ``directory/project`` holds an earlier search: False resumes it (with a warning), True starts over
         and deletes it. A folder that is not a keras-tuner project is never deleted nor reused.
@@ -143,6 +154,12 @@ def make_tuner(kind: str, *, hypermodel: kt.HyperModel | None = None, max_trials
     check_positive_ints(max_trials=max_trials, max_epochs=max_epochs)
     if not is_int(factor) or factor < 2:
         raise ValueError(f"factor={factor!r} is not valid; use an integer >= 2")
+    objective = check_choice("objective", objective, OBJECTIVES)
+    check_flag("overwrite", overwrite)
+    if seed is not None and (not is_int(seed) or seed < 0):
+        raise ValueError(f"seed={seed!r} is not valid; use an integer >= 0, or None")
+    if isinstance(hypermodel, type):
+        raise ValueError(f"hypermodel={hypermodel.__name__} is the class; pass an instance: {hypermodel.__name__}()")
     if project is None:
         project = f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{next(_counter)}"
     project = check_plain_name("project", project)
@@ -184,6 +201,9 @@ def search(tuner: kt.Tuner, data: Splits, *, epochs: int = 10, batch_size: int =
     Each trial stops early after ``patience`` epochs without a better validation loss. Prints nothing
     per epoch; the returned table says what every trial did.
     """
+    check_positive_ints(epochs=epochs, batch_size=batch_size)
+    if not is_int(patience) or patience < 0:
+        raise ValueError(f"patience={patience!r} is not valid; use an integer >= 0")
     start = time.perf_counter()
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience)
     with warnings.catch_warnings():  # Hyperband resumes models from saved weights, without optimizer state

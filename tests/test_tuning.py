@@ -37,6 +37,27 @@ def test_bad_tuner_arguments_name_the_choices(tmp_path):
         tuning.MLPHyperModel(lr_space="linear")
 
 
+@pytest.mark.parametrize("kwargs, message", [
+    ({"objective": "val_acc"}, "choose one of: val_accuracy, val_loss, accuracy, loss"),
+    ({"overwrite": "no"}, "use True or False"),       # a non-empty string would read as True: delete the search
+    ({"seed": "42"}, "use an integer >= 0, or None"),
+    ({"hypermodel": tuning.MLPHyperModel}, "is the class; pass an instance: MLPHyperModel()"),
+])
+def test_tuner_arguments_are_checked_before_any_folder_is_made(tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        tuning.make_tuner("random", directory=tmp_path, **kwargs)
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("kwargs, message", [({"epochs": 0}, "epochs"), ({"epochs": "2"}, "epochs"),
+                                             ({"batch_size": 0}, "batch_size"), ({"patience": -1}, "patience")])
+def test_search_arguments_are_checked_before_a_trial_runs(tmp_path, kwargs, message):
+    tuner = tuning.make_tuner("random", max_trials=1, directory=tmp_path)
+    with pytest.raises(ValueError, match=message):
+        tuning.search(tuner, tiny_splits(), **kwargs)
+    assert tuning.trials_table(tuner).empty
+
+
 def test_a_second_search_in_the_same_process_runs_new_trials(tmp_path):
     data = tiny_splits()
     tables = []

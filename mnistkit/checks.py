@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -72,6 +73,12 @@ def check_learning_rate(value):
     return float(value)
 
 
+def check_seed(seed, *, optional: bool = True) -> None:
+    """A seed: an integer >= 0 (or None where ``optional``: then nothing is seeded)."""
+    if not (is_int(seed) and seed >= 0) and not (optional and seed is None):
+        raise ValueError(f"seed={seed!r} is not valid; use an integer >= 0 such as 42" + (", or None" * optional))
+
+
 def check_flag(name: str, value) -> bool:
     """True or False, nothing else (not 0 or "yes")."""
     if not isinstance(value, bool):
@@ -121,12 +128,21 @@ def check_name(name) -> None:
         raise ValueError(f"name={name!r} is not valid; use a short label such as 'mlp-128' (no '/')")
 
 
-def check_finite(data) -> None:
-    """ValueError if a training or validation image holds NaN or infinity (it would poison every weight)."""
+def check_images(data) -> None:
+    """ValueError if a training or validation image holds NaN or infinity (it would poison every weight); a warning
+    if the pixels are not scaled to [0, 1] as ``mk.data.load`` gives them (0-255, or divided by 255 twice)."""
     for label, x in (("x_train", data.x_train), ("x_val", data.x_val)):
-        if np.issubdtype(np.asarray(x).dtype, np.floating) and not np.isfinite(x).all():
+        x = np.asarray(x)
+        if not x.size or not np.issubdtype(x.dtype, np.number):
+            continue
+        lo, hi = x.min(), x.max()  # NaN or infinity anywhere shows in one of them
+        if not (np.isfinite(lo) and np.isfinite(hi)):
             bad = int((~np.isfinite(x)).reshape(len(x), -1).any(axis=1).sum())
             raise ValueError(f"{label} has {bad} image(s) with NaN or infinite pixels; fix or drop them first")
+        if lo < 0 or hi > 1 or 0 < hi <= 1 / 255:
+            hint = "divided by 255 twice?" if hi <= 1 / 255 else "divide 0-255 images by 255"
+            warnings.warn(f"{label}'s pixels run from {lo:.3g} to {hi:.3g}; mk.data.load scales them to [0, 1], which "
+                          f"the lessons' learning rates assume ({hint})", UserWarning, stacklevel=3)
 
 
 def check_labels(**arrays) -> list[np.ndarray]:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from . import config, results
-from .checks import check_choice, check_finite, check_name, check_positive_ints, is_int, is_real_positive
+from .checks import check_choice, check_images, check_name, check_positive_ints, is_int, is_real_positive
 from .data import Splits, one_hot
 from .models import uses_one_hot
 from .training import (
@@ -114,7 +114,7 @@ def train(model: keras.Model, data: Splits, *, name: str, notebook: str | None =
         Hyperparameters to store with the run (shown on the leaderboard).
     """
     _check_train_args(name, epochs, batch_size, patience, monitor, verbose)
-    check_finite(data)
+    check_images(data)
     check_model_learning_rate(model)
     root = Path(artifacts) if artifacts else config.artifacts_dir()
     if log:
@@ -214,7 +214,7 @@ def sweep(build, data: Splits, settings: dict, *, name: str, notebook: str | Non
     for label, opts in settings.items():  # every setting checked before the first fit
         fit = {**defaults, **train_options, **{k: v for k, v in opts.items() if k in TRAIN_OPTIONS}}
         _check_train_args(f"{name}-{label}", fit["epochs"], fit["batch_size"], fit["patience"], fit["monitor"], 0)
-    check_finite(data)
+    check_images(data)
     results.check_log(results.log_path(train_options.get("artifacts")))
     models = {label: build(**{k: v for k, v in opts.items() if k not in TRAIN_OPTIONS}, seed=seed)
               for label, opts in settings.items()}

@@ -21,6 +21,7 @@ from .checks import (
     check_fraction,
     check_l2,
     check_learning_rate,
+    check_seed,
     check_units,
     is_real,
 )
@@ -102,6 +103,7 @@ def build_mlp(hidden=(128,), *, activation: str = "relu", dropout: float = 0.0, 
     dropout, l2 = check_fraction("dropout", dropout), check_l2(l2)
     check_flag("batch_norm", batch_norm)
     check_compile_args(optimizer, learning_rate, labels)
+    check_seed(seed)
     if augment is not None and not isinstance(augment, keras.Layer):
         raise ValueError(f"augment={augment!r} is not a layer; pass one, such as mk.models.augmentation(), or None")
     if seed is not None:
@@ -186,6 +188,7 @@ def augmentation(*, shift: float = 0.1, rotation: float = 0.05, seed=None) -> Ra
     for label, value in (("shift", shift), ("rotation", rotation)):
         if not is_real(value) or not 0 <= value <= 0.5:
             raise ValueError(f"{label}={value!r} is not valid; use a number in [0, 0.5], e.g. 0.1")
+    check_seed(seed)
     return RandomShiftRotate(shift=float(shift), rotation=float(rotation), seed=seed, name="augment")
 
 

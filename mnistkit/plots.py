@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from .checks import check_labels
+from .checks import check_labels, check_positive_ints
 
 DIGITS = tuple(range(10))
 
@@ -40,6 +40,7 @@ def plot_images(images, *, titles=None, ncols=10, cmap="gray_r", size_per_image=
 
     Each image is scaled to its own range, unless ``symmetric=True``: then all share one range centred on 0, so
     with a diverging colour map (``"RdBu"``) the colour shows the sign and the size of every value (weights)."""
+    check_positive_ints(ncols=ncols)
     images = np.asarray(images)
     nrows = max(1, int(np.ceil(len(images) / ncols)))
     fig, axes = _figure(nrows, ncols, size=(ncols * size_per_image, nrows * size_per_image * 1.15))
@@ -52,6 +53,7 @@ def plot_images(images, *, titles=None, ncols=10, cmap="gray_r", size_per_image=
 
 def plot_digit_grid(images, labels, *, per_class=10, seed=None) -> Figure:
     """One row per digit 0-9 with ``per_class`` random examples of it."""
+    check_positive_ints(per_class=per_class)
     rng = np.random.default_rng(seed)
     labels = np.asarray(labels)
     picks = [rng.choice(np.flatnonzero(labels == d), per_class, replace=False) for d in DIGITS]
@@ -169,6 +171,7 @@ def plot_mistakes(images, y_true, proba, *, n=20, order="confident", seed=None, 
     """
     if order not in ("confident", "random"):
         raise ValueError(f"order={order!r} is not valid; choose one of: confident, random")
+    check_positive_ints(n=n, ncols=ncols)
     proba, y_true = np.asarray(proba), np.asarray(y_true)
     y_pred, confidence = proba.argmax(1), proba.max(1)
     wrong = np.flatnonzero(y_pred != y_true)

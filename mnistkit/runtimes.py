@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import quiet_stderr
+from .checks import check_labels, check_positive_ints
 
 # What each format is for: the table's last column.
 PURPOSE = {
@@ -138,7 +139,11 @@ def compare(runtimes, x, y, *, reference, batch_size: int = 256, single: int = 5
         One row per runtime: format, variant, size (KB), test accuracy, agreement, ms per image at batch 1,
         ms per 1 000 images at ``batch_size``, and what the format is for.
     """
-    x, y = np.asarray(x, dtype=np.float32), np.asarray(y)
+    check_positive_ints(batch_size=batch_size, single=single, rounds=rounds, timing_images=timing_images)
+    y, reference = check_labels(y=y, reference=reference)
+    x = np.asarray(x, dtype=np.float32)
+    if len(x) != len(y):
+        raise ValueError(f"x and y differ in length ({len(x)} vs {len(y)}); give one label per image")
     rows = []
     for rt in runtimes:
         proba = rt.predict(x, batch_size=batch_size)  # also the warm-up of every batch shape timed below

@@ -22,7 +22,7 @@ import_tensorflow_quietly()
 import keras
 import numpy as np
 
-from . import config, models, results  # noqa: F401  models registers mnistkit's layers for keras.saving.load_model
+from . import checks, config, models, results  # noqa: F401  models registers mnistkit's layers for keras.saving.load_model
 from .checks import check_choice, check_keras_path, check_name, check_plain_name, check_positive_ints, is_int, is_real
 from .data import Splits
 from .files import atomic_write
@@ -36,8 +36,7 @@ def set_seed(seed: int) -> None:
     then gives the same weights, the same shuffles and the same results."""
     import tensorflow as tf
 
-    if not is_int(seed) or seed < 0:
-        raise ValueError(f"seed={seed!r} is not valid; use a non-negative integer such as 42")
+    checks.check_seed(seed, optional=False)
     keras.utils.set_random_seed(int(seed))
     tf.config.experimental.enable_op_determinism()
 
@@ -51,6 +50,7 @@ def batches(x, y, *, batch_size: int = 256, shuffle: bool = True, seed: int | No
     import tensorflow as tf
 
     check_positive_ints(batch_size=batch_size)
+    checks.check_seed(seed)
     if len(x) != len(y):
         raise ValueError(f"x and y differ in length ({len(x)} vs {len(y)}); give one label per image")
     images, labels = tf.constant(x), tf.constant(y)
@@ -77,6 +77,7 @@ def split_batches(data: Splits, *, batch_size: int, seed: int | None = None, tar
     again for each model you compare: a dataset that one fit has used goes on to new orders, so a second model fed
     the same dataset would see other shuffles than the first.
     """
+    checks.check_images(data)
     targets = targets or (lambda y: y)
     return (batches(data.x_train, targets(data.y_train), batch_size=batch_size, seed=seed),
             batches(data.x_val, targets(data.y_val), batch_size=VALIDATION_BATCH_SIZE, shuffle=False))
@@ -173,6 +174,7 @@ class LogRun(keras.callbacks.Callback):
                  verbose: int = 1, artifacts: str | Path | None = None):
         super().__init__()
         check_name(name)
+        checks.check_seed(seed)
         if monitor is not None:
             check_choice("monitor", monitor, MONITORS)
         if batch_size is not None:

@@ -27,6 +27,7 @@ from .checks import (  # noqa: E402
     check_folder,
     check_plain_name,
     check_positive_ints,
+    check_seed,
     is_int,
 )
 from .data import Splits  # noqa: E402
@@ -156,8 +157,7 @@ def make_tuner(kind: str, *, hypermodel: kt.HyperModel | None = None, max_trials
         raise ValueError(f"factor={factor!r} is not valid; use an integer >= 2")
     objective = check_choice("objective", objective, OBJECTIVES)
     check_flag("overwrite", overwrite)
-    if seed is not None and (not is_int(seed) or seed < 0):
-        raise ValueError(f"seed={seed!r} is not valid; use an integer >= 0, or None")
+    check_seed(seed)
     if isinstance(hypermodel, type):
         raise ValueError(f"hypermodel={hypermodel.__name__} is the class; pass an instance: {hypermodel.__name__}()")
     if project is None:

@@ -1,4 +1,6 @@
 """The argument checks every module shares: what each accepts, and that a refusal names what is valid."""
+import dataclasses
+
 import keras
 import pytest
 
@@ -42,3 +44,27 @@ def test_a_folder_may_be_made_but_a_file_in_the_way_is_named(tmp_path):
         checks.check_folder("directory", tmp_path / "notes")
     with pytest.raises(ValueError, match="model files must end in .keras"):
         checks.check_keras_path(tmp_path / "model.h5")
+
+
+def test_images_with_nan_are_refused_and_unscaled_ones_are_named_before_training():
+    import warnings
+
+    import numpy as np
+    from synthetic import tiny_splits
+
+    from mnistkit import training
+
+    good = tiny_splits()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        checks.check_images(good)  # [0, 1]: silent
+    raw = dataclasses.replace(good, x_train=(good.x_train * 255).astype(np.uint8))
+    with pytest.warns(UserWarning, match=r"x_train's pixels run from 0 to 25\d; .*divide 0-255 images by 255"):
+        training.split_batches(raw, batch_size=32)
+    twice = dataclasses.replace(good, x_val=good.x_val / 255)
+    with pytest.warns(UserWarning, match=r"x_val's pixels run from .* to 0.00392; .*divided by 255 twice\?"):
+        checks.check_images(twice)
+    broken = good.x_train.copy()
+    broken[3, 0, 0] = np.nan
+    with pytest.raises(ValueError, match=r"x_train has 1 image\(s\) with NaN or infinite pixels"):
+        training.split_batches(dataclasses.replace(good, x_train=broken), batch_size=32)

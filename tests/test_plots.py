@@ -64,6 +64,17 @@ def test_unknown_order_is_rejected():
         plots.plot_mistakes(X, Y, PROBA, order="worst")
 
 
+@pytest.mark.parametrize("draw, message", [
+    (lambda: plots.plot_images(X[:4], ncols=0), "ncols=0 is not valid; use a positive integer"),
+    (lambda: plots.plot_digit_grid(X, Y, per_class=0), "per_class=0 is not valid; use a positive integer"),
+    (lambda: plots.plot_mistakes(X, Y, PROBA, n=-1), "n=-1 is not valid; use a positive integer"),
+    (lambda: plots.plot_mistakes(X, Y, PROBA, ncols=2.5), "ncols=2.5 is not valid; use a positive integer"),
+], ids=["images-ncols", "grid-per-class", "mistakes-n", "mistakes-ncols"])
+def test_counts_that_draw_nothing_are_refused_by_name(draw, message):
+    with pytest.raises(ValueError, match=message):
+        draw()
+
+
 def test_comparison_plots_return_figures():
     import pandas as pd
     table = pd.DataFrame({"params": [10, 100, 1000], "test_accuracy": [0.9, 0.95, 0.99]}, index=["a", "b", "c"])

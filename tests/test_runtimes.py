@@ -50,6 +50,12 @@ def test_compare_reports_accuracy_agreement_size_and_latency(exported):
     assert table["test accuracy"].tolist() == [0.75, 0.75] and table["agreement"].tolist() == [1.0, 1.0]
     assert table.loc[1, "size (KB)"] == pytest.approx((folder / "model.onnx").stat().st_size / 1024)
     assert (table["ms/image (batch 1)"] > 0).all() and (table["ms/1000 (batch 16)"] > 0).all()
+    with pytest.raises(ValueError, match="rounds=0 is not valid; use a positive integer"):
+        runtimes.compare(rts, x, y, reference=y, rounds=0)
+    with pytest.raises(ValueError, match=r"x and y differ in length \(40 vs 39\)"):
+        runtimes.compare(rts, x, y[:39], reference=y[:39])
+    with pytest.raises(ValueError, match=r"holds probabilities.*argmax\(1\)"):
+        runtimes.compare(rts, x, y, reference=model.predict(x, verbose=0))
 
 
 def test_int8_weights_are_integers_with_one_scale_per_channel(exported):

@@ -96,9 +96,17 @@ def test_bad_train_arguments_raise_before_fitting(kwargs, message, tmp_path):
     assert not tmp_path.joinpath("checkpoints").exists()
 
 
-def test_set_seed_rejects_non_integers():
-    with pytest.raises(ValueError, match="non-negative integer"):
+def test_seeds_given_as_text_are_refused_before_keras_sees_them():
+    with pytest.raises(ValueError, match=r"seed='42' is not valid; use an integer >= 0 such as 42$"):
         training.set_seed("42")
+    with pytest.raises(ValueError, match="seed=None is not valid"):
+        training.set_seed(None)
+    for call in (lambda: training.split_batches(tiny_splits(), batch_size=32, seed="0"),
+                 lambda: training.LogRun("mlp", seed=1.5),
+                 lambda: models.augmentation(seed="1"),
+                 lambda: models.build_mlp((8,), seed=-1)):
+        with pytest.raises(ValueError, match=r"use an integer >= 0 such as 42, or None"):
+            call()
 
 
 def test_an_unwritable_log_is_found_before_the_first_epoch(tmp_path):

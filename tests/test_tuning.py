@@ -40,7 +40,7 @@ def test_bad_tuner_arguments_name_the_choices(tmp_path):
 @pytest.mark.parametrize("kwargs, message", [
     ({"objective": "val_acc"}, "choose one of: val_accuracy, val_loss, accuracy, loss"),
     ({"overwrite": "no"}, "use True or False"),       # a non-empty string would read as True: delete the search
-    ({"seed": "42"}, "use an integer >= 0, or None"),
+    ({"seed": "42"}, "use an integer >= 0 such as 42, or None"),
     ({"hypermodel": tuning.MLPHyperModel}, "is the class; pass an instance: MLPHyperModel()"),
 ])
 def test_tuner_arguments_are_checked_before_any_folder_is_made(tmp_path, kwargs, message):

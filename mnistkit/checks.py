@@ -123,9 +123,11 @@ def check_plain_name(label: str, value) -> str:
 
 
 def check_name(name) -> None:
-    """A run's label: a non-empty string without '/' (it names the run's checkpoint file)."""
-    if not isinstance(name, str) or not name.strip() or "/" in name or name.strip() in (".", ".."):
-        raise ValueError(f"name={name!r} is not valid; use a short label such as 'mlp-128' (no '/')")
+    """A run's label: a non-empty string without '/' or spaces (it names the run's checkpoint file, and often the
+    Keras model, whose name may hold no spaces)."""
+    if (not isinstance(name, str) or not name.strip() or "/" in name or name.strip() in (".", "..")
+            or any(c.isspace() for c in name)):
+        raise ValueError(f"name={name!r} is not valid; use a short label such as 'mlp-128' (no spaces, no '/')")
 
 
 def check_images(data) -> None:

@@ -146,12 +146,25 @@ def _latest_of_each_run(records: list[dict]) -> list[dict]:
     return [r for i, r in enumerate(records) if not isinstance(r.get("run_id"), str) or last[r["run_id"]] == i]
 
 
+def _own_checkpoints(records: list[dict]) -> list[dict]:
+    """A checkpoint file holds the model of the last run that wrote it: earlier records of the same path (a run
+    repeated under the same name) lose their ``checkpoint``, so no record points to another run's model."""
+    seen = set()
+    for record in reversed(records):
+        if record.get("checkpoint") in seen:
+            record["checkpoint"] = None
+        elif record.get("checkpoint"):
+            seen.add(record["checkpoint"])
+    return records
+
+
 def usable_records(path: str | Path | None = None) -> list[dict]:
-    """The records a leaderboard can rank, the latest of each run; warns once with how many were skipped, and where."""
+    """The records a leaderboard can rank, the latest of each run, each ``checkpoint`` only on the run whose model
+    the file holds; warns once with how many were skipped, and where."""
     path = Path(path) if path else log_path()
     unreadable: list[int] = []
     records = read_records(path, skipped=unreadable)
-    good = _latest_of_each_run([r for r in records if _usable(r)])
+    good = _own_checkpoints(_latest_of_each_run([r for r in records if _usable(r)]))
     mistyped = sum(not _usable(r) for r in records)
     if unreadable or mistyped:
         lines = ", ".join(map(str, unreadable[:5])) + (" ..." if len(unreadable) > 5 else "")

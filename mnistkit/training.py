@@ -188,11 +188,28 @@ class LogRun(keras.callbacks.Callback):
         self.run: Run | None = None
 
     def on_train_begin(self, logs=None):
+        epochs = self.params.get("epochs")
+        if not is_int(epochs) or epochs < 1:
+            raise ValueError(f"epochs={epochs!r} is not valid; give model.fit a positive integer")
         results.check_log(results.log_path(self.root))
         check_model_learning_rate(self.model)
-        self.curves: dict[str, list[float]] = {}
-        self.diverged = False
-        self._start = time.perf_counter()
+        self._warn_if_not_fresh()
+        self.curves: dict[str, list[float]] = {}  # each metric's value at the end of every epoch so far
+        self.diverged, self._start, self._started_at = False, time.perf_counter(), time.time()
+
+    def _warn_if_not_fresh(self):
+        """Warn when this fit goes on from earlier training, or will overwrite another model's checkpoint."""
+        if steps := int(self.model.optimizer.iterations) if self.model.optimizer else 0:
+            warnings.warn(f"{self.name}: this model was trained before ({steps} optimizer steps), so the run logs "
+                          f"how it goes on from there; for a fresh run, first rerun the cell that builds the model",
+                          stacklevel=3)
+        same_file = [r.get("config") or {} for r in results.read_records(results.log_path(self.root))
+                     if r.get("checkpoint") and Path(r["checkpoint"]).resolve() == self.checkpoint.resolve()]
+        if same_file and self.checkpoint.exists() and \
+                same_file[-1].get("fingerprint") != fingerprint(self.model, self.batch_size):
+            warnings.warn(f"{self.name}: another model was logged as {self.name!r} before; if this run saves a "
+                          f"checkpoint, it replaces that model's file {self.checkpoint}. Give this run a name of its "
+                          f"own to keep both", stacklevel=3)
 
     def on_epoch_end(self, epoch, logs=None):
         for key, value in (logs or {}).items():
@@ -216,7 +233,8 @@ class LogRun(keras.callbacks.Callback):
                        epochs=len(curves["loss"]), best_epoch=kept, seconds=seconds,
                        val_accuracy=at("val_accuracy"), val_loss=at("val_loss"), seed=self.seed,
                        notebook=self.notebook, profile=config.profile().name,
-                       checkpoint=self.checkpoint if self.checkpoint.exists() else None,
+                       checkpoint=self.checkpoint if self.checkpoint.exists()
+                       and self.checkpoint.stat().st_mtime >= self._started_at else None,  # saved by this run
                        config={**describe(self.model, self.batch_size, None), **self.extra},
                        diverged=self.diverged)
         if self.diverged:

@@ -181,22 +181,63 @@ def test_lr_range_test_ramps_to_max_lr_on_a_small_training_split():
 
 
 # ---------------------------------------------------------------- LogRun: a plain model.fit joined to the log
-def plain_fit(tmp_path, *, name="plain", epochs=4, monitor="val_loss", callbacks=(), lr=1e-3, **log_options):
-    """model.compile + model.fit as the notebooks write them, with LogRun."""
-    training.set_seed(0)
-    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(16, activation="relu"),
-                              keras.layers.Dense(10, activation="softmax")])
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=lr), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+def plain_fit(tmp_path, *, name="plain", epochs=4, monitor="val_loss", callbacks=(), lr=1e-3, units=16, model=None,
+              checkpoint=True, **log_options):
+    """model.compile + model.fit as the notebooks write them, with LogRun (and a ModelCheckpoint unless told not)."""
+    if model is None:
+        training.set_seed(0)
+        model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),
+                                  keras.layers.Dense(units, activation="relu"),
+                                  keras.layers.Dense(10, activation="softmax")])
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate=lr), loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
     splits = tiny_splits()
     train_batches, val_batches = training.split_batches(splits, batch_size=32, seed=0)
     log = training.LogRun(name, notebook="test", seed=0, batch_size=32, monitor=monitor, artifacts=tmp_path,
                           verbose=0, **log_options)
     stop = [keras.callbacks.EarlyStopping(monitor=monitor, patience=10, restore_best_weights=True)] if monitor else []
+    save = [keras.callbacks.ModelCheckpoint(log.checkpoint, monitor=monitor or "val_loss",
+                                            save_best_only=bool(monitor))] if checkpoint else []
     model.fit(train_batches, validation_data=val_batches, epochs=epochs, shuffle=False, verbose=0,
-              callbacks=[*stop, keras.callbacks.ModelCheckpoint(log.checkpoint, monitor=monitor or "val_loss",
-                                                                save_best_only=bool(monitor)), log, *callbacks])
+              callbacks=[*stop, *save, log, *callbacks])
     return log, model, splits
+
+
+def test_a_fit_of_zero_epochs_is_refused_before_anything_is_logged(tmp_path):
+    for epochs in (0, 2.5):
+        with pytest.raises(ValueError, match=f"epochs={epochs} is not valid; give model.fit a positive integer"):
+            plain_fit(tmp_path, epochs=epochs)
+    assert not (tmp_path / results.LOG_NAME).exists()
+
+
+def test_a_second_fit_of_a_trained_model_says_it_goes_on_from_there(tmp_path):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # a fresh model, then the same recipe under its name: no warning
+        log, model, _ = plain_fit(tmp_path, epochs=2)
+        plain_fit(tmp_path, epochs=2)
+    steps = int(model.optimizer.iterations)
+    with pytest.warns(UserWarning, match=f"plain: this model was trained before \\({steps} optimizer steps\\).*"
+                                         "rerun the cell that builds the model"):
+        plain_fit(tmp_path, epochs=2, model=model)
+
+
+def test_a_checkpoint_belongs_to_the_last_run_that_wrote_it(tmp_path):
+    """The lesson's run, then a learner's other model under the same name: the learner is warned, and the lesson's
+    record no longer points to the file (notebook 08 would load the learner's model as the lesson's)."""
+    lesson = plain_fit(tmp_path)[0].run
+    with pytest.warns(UserWarning, match="another model was logged as 'plain' before; .* replaces that model's file"):
+        mine = plain_fit(tmp_path, units=64)[0].run
+    board = results.leaderboard(path=tmp_path / results.LOG_NAME, details=True).set_index("run_id")
+    assert board.loc[mine.run_id, "checkpoint"] == str(tmp_path / "checkpoints" / "test" / "plain.keras")
+    assert board["checkpoint"].isna()[lesson.run_id]
+    assert keras.saving.load_model(mine.checkpoint).count_params() == mine.params != lesson.params
+    # a run that saves no checkpoint does not claim the file an earlier run left there
+    unsaved = plain_fit(tmp_path, units=64, checkpoint=False)[0].run
+    assert unsaved.checkpoint is None
+    board = results.leaderboard(path=tmp_path / results.LOG_NAME, details=True).set_index("run_id")
+    assert board.loc[mine.run_id, "checkpoint"] == str(mine.checkpoint)
 
 
 def test_logrun_logs_the_epoch_the_model_kept_and_no_test_score(tmp_path):
@@ -248,6 +289,7 @@ def test_logrun_refuses_an_impossible_learning_rate_before_training(tmp_path):
 @pytest.mark.parametrize("kwargs, message", [
     ({"name": "a/b"}, "name='a/b' is not valid"),
     ({"name": ".."}, "name='..' is not valid"),
+    ({"name": "my run"}, r"name='my run' is not valid; .*\(no spaces, no '/'\)"),
     ({"monitor": "acc"}, "monitor='acc'.*val_loss"),
     ({"batch_size": 0}, "batch_size=0"),
     ({"verbose": 2}, "verbose=2 is not valid"),

@@ -11,6 +11,7 @@ from pathlib import Path
 from .files import atomic_write_bytes
 
 ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+KILL_AFTER_S = 10  # after a Ctrl-C, a kernel still running this long is killed, as by a second Ctrl-C
 
 
 class NotebookError(RuntimeError):
@@ -40,10 +41,10 @@ def execute_notebook(path: str | Path, *, failed_dir: str | Path | None = None, 
         nb = nbformat.read(path, as_version=4)
     except Exception as exc:  # not JSON, not a notebook, unreadable
         raise NotebookError(f"cannot read {path} as a notebook ({type(exc).__name__}: {exc})") from exc
-    # the kernel's own log stays at errors: otherwise every notebook prints ipykernel's warning that a local kernel
-    # talks to this process over TCP without encryption
+    # the kernel's own log is quiet: otherwise every notebook prints ipykernel's warning that a local kernel talks to
+    # this process over TCP without encryption, and a Ctrl-C just as a cell ends adds "KeyboardInterrupt caught"
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     interrupted = _interrupt_the_kernel_on_ctrl_c(client)
@@ -55,6 +56,8 @@ def execute_notebook(path: str | Path, *, failed_dir: str | Path | None = None, 
         message = ANSI_COLOUR.sub("", str(exc))  # a cell's traceback comes coloured for a browser, not a log
         raise NotebookError(f"{type(exc).__name__}: {message[-2000:]}\n{_keep(nb, path, failed_dir)}; {path} was "
                             f"left as it was") from exc
+    if interrupted:  # Ctrl-C between two cells: the kernel had nothing to stop, but the command stops all the same
+        raise KeyboardInterrupt
     seconds = time.perf_counter() - start
     try:
         atomic_write_bytes(path, (nbformat.writes(nb) + "\n").encode())
@@ -68,18 +71,26 @@ def execute_notebook(path: str | Path, *, failed_dir: str | Path | None = None, 
 
 def _interrupt_the_kernel_on_ctrl_c(client) -> list:
     """Make Ctrl-C interrupt the running cell, as Jupyter's stop button does, instead of nbclient's default of
-    shutting the kernel down mid-cell (which leaves it printing a traceback); a second Ctrl-C kills the kernel.
+    shutting the kernel down mid-cell (which leaves it printing a traceback); between two cells it stops before the
+    next one. A second Ctrl-C, or a kernel still running ``KILL_AFTER_S`` after the first, kills the kernel.
     Returns the list that records each Ctrl-C."""
     import asyncio
 
-    interrupts = []
+    interrupts, cell_running = [], []
+
+    def signal_kernel(sig):
+        pid = getattr(client.km.provisioner, "pid", None) if client.km.has_kernel else None
+        if pid is not None:  # the kernel leads its own session: signal it and anything it started
+            with contextlib.suppress(ProcessLookupError):  # it has just exited: nbclient reports that
+                os.killpg(pid, sig)
 
     def on_ctrl_c():
         interrupts.append(signal.SIGINT)
-        pid = getattr(client.km.provisioner, "pid", None)
-        if pid is not None:  # the kernel leads its own session: signal it and anything it started
-            with contextlib.suppress(ProcessLookupError):  # it has just exited: nbclient reports that
-                os.killpg(pid, signal.SIGINT if len(interrupts) == 1 else signal.SIGKILL)
+        if len(interrupts) > 1:
+            signal_kernel(signal.SIGKILL)
+        elif cell_running:  # an idle kernel hit by SIGINT can lose a reply: hence the kill if it does not stop
+            signal_kernel(signal.SIGINT)
+            asyncio.get_running_loop().call_later(KILL_AFTER_S, signal_kernel, signal.SIGKILL)
 
     def take_over_ctrl_c(**_):  # nbclient's hook once the kernel is up, after nbclient set its own handler
         try:
@@ -87,7 +98,13 @@ def _interrupt_the_kernel_on_ctrl_c(client) -> list:
         except (RuntimeError, NotImplementedError):  # not the main thread, or no signals (Windows): nbclient's way
             pass
 
-    client.on_notebook_start = take_over_ctrl_c
+    def before_a_cell(**_):
+        if interrupts:  # a Ctrl-C that came between two cells
+            raise RuntimeError("interrupted between two cells")
+
+    client.on_notebook_start, client.on_cell_start = take_over_ctrl_c, before_a_cell
+    client.on_cell_execute = lambda **_: cell_running.append(True)  # just before the request goes out
+    client.on_cell_executed = lambda **_: cell_running.clear()  # once its reply is in
     return interrupts
 
 

@@ -203,6 +203,22 @@ def test_ctrl_c_in_run_notebooks_stops_the_cell_then_the_command_in_one_line(tmp
 
 
 @pytest.mark.cli
+def test_ctrl_c_as_a_cell_ends_stops_before_the_next_one(tmp_path):
+    """A Ctrl-C as a cell ends (here the cell itself sends it) may reach the kernel after the cell's code, or no cell
+    at all: the command still stops, in one line, within seconds; the next cell never runs; nothing is saved."""
+    ran = tmp_path / "second-cell-ran"
+    notebook = write_notebook(tmp_path / "01_two.ipynb", "import os, signal\nos.kill(os.getppid(), signal.SIGINT)",
+                              "import time\ntime.sleep(2)", f"open({str(ran)!r}, 'w').close()")
+    before = notebook.read_bytes()
+    env = {**os.environ, "MNISTKIT_ARTIFACTS": str(tmp_path / "a"), "MNISTKIT_PROFILE": "full"}
+    done = subprocess.run([sys.executable, "-m", "mnistkit", "run-notebooks", str(tmp_path)], capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert done.returncode == 130, done.stderr
+    assert done.stderr.strip().splitlines() == ["interrupted: run-notebooks stopped"], done.stderr
+    assert not ran.exists() and notebook.read_bytes() == before
+
+
+@pytest.mark.cli
 def test_run_notebooks_says_which_step_failed_and_where_the_copy_went(tmp_path, monkeypatch, capfd):
     """Not a notebook, a failing cell, a copy that cannot be kept, a result that cannot be saved: each said as it is,
     and the notebook on disk left as it was."""

@@ -19,7 +19,9 @@ NEEDS_GIB := 3.5
 $(PY):
 	@$(PYTHON) -c "import shutil, sys; free = shutil.disk_usage('.').free / 2**30; \
 	sys.exit(f'make setup needs about $(NEEDS_GIB) GiB free disk for .venv and the data; {free:.1f} GiB free here') \
-	if free < $(NEEDS_GIB) else None"
+	if free < $(NEEDS_GIB) else None; \
+	sys.exit(f'make setup needs Python 3.11 or 3.12 (the lock needs them); $(PYTHON) is {sys.version.split()[0]}: ' \
+	'make setup PYTHON=python3.11') if sys.version_info[:2] not in ((3, 11), (3, 12)) else None"
 	$(PYTHON) -m venv $(VENV)
 
 # Reinstalls only when the lock or the package metadata changed.

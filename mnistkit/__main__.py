@@ -1,4 +1,4 @@
-"""Command line: ``python -m mnistkit fetch``.
+"""The mnistkit commands: python -m mnistkit <command> [options]; python -m mnistkit <command> --help for each.
 
 fetch          fetch and verify MNIST into the cache, showing each source tried; one summary line.
 doctor         check versions, data, hardware and disk, and predict each notebook's wall time on this machine.

@@ -26,7 +26,7 @@ TIMINGS = Path(__file__).with_name("timings.json")
 # A different version of one of these changes what the notebooks print: the workshop should not start on it.
 KEY_PACKAGES = ("tensorflow", "keras", "keras-tuner", "numpy", "scikit-learn", "pandas", "matplotlib", "nbclient",
                 "ipykernel")
-PYTHONS = ((3, 10), (3, 12))  # setup.cfg's python_requires, inclusive
+PYTHONS = ((3, 11), (3, 12))  # setup.cfg's python_requires, inclusive
 MIN_FREE_GIB = 2.0  # a full run's artifacts and checkpoints stay well under 1 GiB; the rest is headroom
 REMEDY_VERSIONS = "make setup (or: pip install -r requirements.lock)"
 _LOG_LINE = re.compile(r"^(\d\d_\w+)\.ipynb\s+([\d.]+) s$", re.M)
@@ -69,7 +69,7 @@ def check_versions(lock: Path | None = None, *, version=installed_version, pytho
     """Python within setup.cfg's range; every pin in ``requirements.lock`` installed, key packages at its version."""
     shown = f"Python {python[0]}.{python[1]}.{python[2]}"
     if not PYTHONS[0] <= tuple(python[:2]) <= PYTHONS[1]:
-        return Check("versions", False, f"{shown}: mnistkit needs Python 3.10 to 3.12",
+        return Check("versions", False, f"{shown}: mnistkit needs Python 3.11 or 3.12",
                      "install Python 3.11 and run make setup again")
     lock = lock or config.project_dir() / "requirements.lock"
     if not lock.is_file():

@@ -34,9 +34,13 @@ def test_a_missing_package_stops_and_a_minor_difference_only_warns(tmp_path):
     assert check.ok and "1 other packages differ from the lock (pytest)" in check.line
 
 
-def test_python_outside_the_supported_range_stops(tmp_path):
-    check = doctor.check_versions(lock(tmp_path, ""), python=(3, 9, 18))
-    assert not check.ok and "Python 3.9.18" in check.line and "Python 3.11" in check.remedy
+@pytest.mark.parametrize("python", [(3, 9, 18), (3, 10, 12), (3, 13, 0)])
+def test_python_outside_the_supported_range_stops(tmp_path, python):
+    """The lock's numpy, scipy, keras and pandas need Python 3.11 or later: 3.10 fails in pip, so doctor says so."""
+    check = doctor.check_versions(lock(tmp_path, ""), python=python)
+    shown = ".".join(map(str, python))
+    assert not check.ok and f"Python {shown}: mnistkit needs Python 3.11 or 3.12" in check.line
+    assert "Python 3.11" in check.remedy
 
 
 def test_an_empty_cache_stops_with_fetch_and_downloads_nothing(tmp_path, monkeypatch):

@@ -207,9 +207,9 @@ class LogRun(keras.callbacks.Callback):
                      if r.get("checkpoint") and Path(r["checkpoint"]).resolve() == self.checkpoint.resolve()]
         if same_file and self.checkpoint.exists() and \
                 same_file[-1].get("fingerprint") != fingerprint(self.model, self.batch_size):
-            warnings.warn(f"{self.name}: another model was logged as {self.name!r} before; if this run saves a "
-                          f"checkpoint, it replaces that model's file {self.checkpoint}. Give this run a name of its "
-                          f"own to keep both", stacklevel=3)
+            warnings.warn(f"{self.name}: another recipe (layers, optimizer or batch size) was logged as {self.name!r} "
+                          f"before; a checkpoint of this run replaces that run's model in {self.checkpoint}. Give this "
+                          f"run a name of its own to keep both", stacklevel=3)
 
     def on_epoch_end(self, epoch, logs=None):
         for key, value in (logs or {}).items():

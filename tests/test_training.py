@@ -227,7 +227,8 @@ def test_a_checkpoint_belongs_to_the_last_run_that_wrote_it(tmp_path):
     """The lesson's run, then a learner's other model under the same name: the learner is warned, and the lesson's
     record no longer points to the file (notebook 08 would load the learner's model as the lesson's)."""
     lesson = plain_fit(tmp_path)[0].run
-    with pytest.warns(UserWarning, match="another model was logged as 'plain' before; .* replaces that model's file"):
+    with pytest.warns(UserWarning, match=r"another recipe \(layers, optimizer or batch size\) was logged as 'plain' "
+                                         r"before; .* replaces that run's model"):
         mine = plain_fit(tmp_path, units=64)[0].run
     board = results.leaderboard(path=tmp_path / results.LOG_NAME, details=True).set_index("run_id")
     assert board.loc[mine.run_id, "checkpoint"] == str(tmp_path / "checkpoints" / "test" / "plain.keras")

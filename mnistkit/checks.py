@@ -131,20 +131,25 @@ def check_name(name) -> None:
 
 
 def check_images(data) -> None:
-    """ValueError if a training or validation image holds NaN or infinity (it would poison every weight); a warning
-    if the pixels are not scaled to [0, 1] as ``mk.data.load`` gives them (0-255, or divided by 255 twice)."""
-    for label, x in (("x_train", data.x_train), ("x_val", data.x_val)):
-        x = np.asarray(x)
-        if not x.size or not np.issubdtype(x.dtype, np.number):
-            continue
-        lo, hi = x.min(), x.max()  # NaN or infinity anywhere shows in one of them
-        if not (np.isfinite(lo) and np.isfinite(hi)):
-            bad = int((~np.isfinite(x)).reshape(len(x), -1).any(axis=1).sum())
-            raise ValueError(f"{label} has {bad} image(s) with NaN or infinite pixels; fix or drop them first")
-        if lo < 0 or hi > 1 or 0 < hi <= 1 / 255:
-            hint = "divided by 255 twice?" if hi <= 1 / 255 else "divide 0-255 images by 255"
-            warnings.warn(f"{label}'s pixels run from {lo:.3g} to {hi:.3g}; mk.data.load scales them to [0, 1], which "
-                          f"the lessons' learning rates assume ({hint})", UserWarning, stacklevel=3)
+    """``check_pixels`` for the training and validation images of ``data`` (a ``Splits``)."""
+    check_pixels("x_train", data.x_train, stacklevel=4)
+    check_pixels("x_val", data.x_val, stacklevel=4)
+
+
+def check_pixels(label: str, x, *, stacklevel: int = 3) -> None:
+    """ValueError if an image holds NaN or infinity (it would poison every weight); a warning if the pixels are not
+    scaled to [0, 1] as ``mk.data.load`` gives them (0-255, or divided by 255 twice)."""
+    x = np.asarray(x)
+    if not x.size or not np.issubdtype(x.dtype, np.number):
+        return
+    lo, hi = x.min(), x.max()  # NaN or infinity anywhere shows in one of them
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        bad = int((~np.isfinite(x)).reshape(len(x), -1).any(axis=1).sum())
+        raise ValueError(f"{label} has {bad} image(s) with NaN or infinite pixels; fix or drop them first")
+    if lo < 0 or hi > 1 or 0 < hi <= 1 / 255:
+        hint = "divided by 255 twice?" if hi <= 1 / 255 else "divide 0-255 images by 255"
+        warnings.warn(f"{label}'s pixels run from {lo:.3g} to {hi:.3g}; mk.data.load scales them to [0, 1], which "
+                      f"the lessons' models assume ({hint})", UserWarning, stacklevel=stacklevel)
 
 
 def check_labels(**arrays) -> list[np.ndarray]:

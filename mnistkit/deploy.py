@@ -19,7 +19,7 @@ import_tensorflow_quietly()
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from . import models  # noqa: E402,F401  registers mnistkit's layers, so load_model can find them
+from . import config, models  # noqa: E402,F401  models registers mnistkit's layers, so load_model finds them
 from .checks import check_keras_path  # noqa: E402
 from .files import atomic_write, atomic_write_dir  # noqa: E402
 
@@ -46,10 +46,13 @@ def load_model(path: str | Path, *, compile: bool = False) -> keras.Model:
     path = Path(path)
     if path.is_dir():
         raise ModelLoadError(f"{path}: a folder (a SavedModel export?), not a .keras file; pass the .keras file, "
-                             f"e.g. artifacts/full/export/mnist_best.keras")
+                             f"e.g. {config.artifacts_dir() / 'export' / 'mnist_best.keras'}")
     if not path.is_file():
         raise ModelLoadError(f"{path}: no such model file; check the path, or run notebook 05, 06, 07 or 08 "
                              f"(make run) to save one under artifacts/<profile>/")
+    if path.suffix in (".tflite", ".onnx"):
+        raise ModelLoadError(f"{path}: an export for another runtime, not a .keras file; pass the model.keras saved "
+                             f"beside it (notebook 09), or run the file with mnistkit.runtimes")
     if path.suffix != ".keras":
         raise ModelLoadError(f"{path}: not a .keras model file; save models with model.save('name.keras')")
     if not zipfile.is_zipfile(path):  # Keras would say "File not found" of a file that is there

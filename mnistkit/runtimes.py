@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import quiet_stderr
-from .checks import check_labels, check_positive_ints
+from .checks import check_labels, check_pixels, check_positive_ints
 
 # What each format is for: the table's last column.
 PURPOSE = {
@@ -61,16 +61,31 @@ def keras_runtime(model, path: str | Path | None = None) -> Runtime:
                    lambda batch: model(batch, training=False).numpy())
 
 
+def export_path(path: str | Path, fmt: str) -> Path:
+    """``path`` if it holds an export a runtime of format ``fmt`` can open, else one ValueError naming what it needs."""
+    path, suffix = Path(path), {"LiteRT": ".tflite", "ONNX": ".onnx"}.get(fmt)
+    if (path / "saved_model.pb").is_file() if suffix is None else (path.is_file() and path.suffix == suffix):
+        return path
+    found = "no such file or folder" if not path.exists() else "a folder" if path.is_dir() else "a file"
+    needed = "a SavedModel folder (export_saved_model writes one)" if suffix is None else f"a {suffix} file"
+    raise ValueError(f"{path}: {found}; the {fmt} runtime opens {needed}")
+
+
 def savedmodel_runtime(path: str | Path) -> Runtime:
     """A SavedModel written by ``mnistkit.deploy.export_saved_model``, through its ``serve`` endpoint."""
     import tensorflow as tf
 
-    served = tf.saved_model.load(str(path))
+    served = tf.saved_model.load(str(export_path(path, "SavedModel")))
     return Runtime("SavedModel", "float32", Path(path), lambda batch: served.serve(batch).numpy())
 
 
 def litert_runtime(path: str | Path, *, variant: str = "float32", threads: int | None = None) -> Runtime:
-    """A ``.tflite`` file in the LiteRT interpreter (``ai-edge-litert``), resized to each batch it is given."""
+    """A ``.tflite`` file in the LiteRT interpreter (``ai-edge-litert``), resized to each batch it is given.
+    ``variant`` labels it in ``compare``'s table; ``threads`` (default: every core) joins the label when given."""
+    path = export_path(path, "LiteRT")
+    if threads is not None:
+        check_positive_ints(threads=threads)
+        variant = f"{variant}, {threads} thread{'s' * (threads > 1)}"
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError as exc:
@@ -99,7 +114,7 @@ def onnx_runtime(path: str | Path) -> Runtime:
         import onnxruntime as ort
     except ImportError as exc:
         raise ImportError(f"ONNX Runtime needs the onnxruntime package: {INSTALL}") from exc
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(export_path(path, "ONNX")), providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     return Runtime("ONNX", "float32", Path(path), lambda batch: session.run(None, {name: batch})[0])
 
@@ -141,6 +156,7 @@ def compare(runtimes, x, y, *, reference, batch_size: int = 256, single: int = 5
     """
     check_positive_ints(batch_size=batch_size, single=single, rounds=rounds, timing_images=timing_images)
     y, reference = check_labels(y=y, reference=reference)
+    check_pixels("x", x)
     x = np.asarray(x, dtype=np.float32)
     if len(x) != len(y):
         raise ValueError(f"x and y differ in length ({len(x)} vs {len(y)}); give one label per image")

@@ -114,8 +114,14 @@ def test_load_model_opens_augmented_models_and_names_bad_files(augmented, tmp_pa
     with pytest.raises(deploy.ModelLoadError, match="no such model file"):
         deploy.load_model(tmp_path / "missing.keras")
     (tmp_path / "savedmodel").mkdir()
-    with pytest.raises(deploy.ModelLoadError, match=r"savedmodel: a folder \(a SavedModel export\?\), not a .keras"):
+    with pytest.raises(deploy.ModelLoadError, match=r"savedmodel: a folder \(a SavedModel export\?\), not a .keras"
+                                                    r" file; pass the .keras file, e.g. .*/export/mnist_best.keras"):
         deploy.load_model(tmp_path / "savedmodel")
+    for export in ("int8.tflite", "model.onnx"):  # notebook 09's other files, given to predict or serve
+        (tmp_path / export).write_bytes(b"\x00" * 64)
+        with pytest.raises(deploy.ModelLoadError, match=f"{export}: an export for another runtime, not a .keras "
+                                                        f"file; pass the model.keras saved beside it"):
+            deploy.load_model(tmp_path / export)
     lam = keras.Sequential([keras.Input((28, 28)), keras.layers.Lambda(lambda x: x * 2), keras.layers.Flatten(),
                             keras.layers.Dense(10, activation="softmax")])
     lam.save(tmp_path / "lambda.keras")

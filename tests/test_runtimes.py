@@ -58,6 +58,26 @@ def test_compare_reports_accuracy_agreement_size_and_latency(exported):
         runtimes.compare(rts, x, y, reference=model.predict(x, verbose=0))
 
 
+def test_a_wrong_file_for_a_runtime_is_one_line_naming_what_it_opens(exported):
+    _, folder, x = exported
+    for make, path, message in [
+        (runtimes.litert_runtime, folder / "model.onnx", "model.onnx: a file; the LiteRT runtime opens a .tflite file"),
+        (runtimes.litert_runtime, folder / "int8.tfite", "int8.tfite: no such file or folder; the LiteRT runtime"),
+        (runtimes.litert_runtime, folder, "a folder; the LiteRT runtime opens a .tflite file"),
+        (runtimes.onnx_runtime, folder / "int8.tflite", "int8.tflite: a file; the ONNX runtime opens a .onnx file"),
+        (runtimes.savedmodel_runtime, folder / "model.onnx", "the SavedModel runtime opens a SavedModel folder"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            make(path)
+    with pytest.raises(ValueError, match="threads=0 is not valid; use a positive integer"):
+        runtimes.litert_runtime(folder / "int8.tflite", variant="int8", threads=0)
+    one = runtimes.litert_runtime(folder / "int8.tflite", variant="int8", threads=1)
+    assert one.variant == "int8, 1 thread" and runtimes.litert_runtime(folder / "int8.tflite").variant == "float32"
+    y = np.zeros(len(x), dtype=int)
+    with pytest.warns(UserWarning, match="x's pixels run from 0 to 25.; .*divide 0-255 images by 255"):
+        runtimes.compare([one], (x * 255).astype(np.uint8), y, reference=y, single=1, rounds=1, timing_images=8)
+
+
 def test_int8_weights_are_integers_with_one_scale_per_channel(exported):
     model, folder, _ = exported
     stored = runtimes.int8_weights(folder / "int8.tflite")

@@ -152,6 +152,11 @@ def check_pixels(label: str, x, *, stacklevel: int = 3) -> None:
                       f"the lessons' models assume ({hint})", UserWarning, stacklevel=stacklevel)
 
 
+def check_one_label_per_image(x, y) -> None:
+    if len(x) != len(y):
+        raise ValueError(f"x and y differ in length ({len(x)} vs {len(y)}); give one label per image")
+
+
 def check_labels(**arrays) -> list[np.ndarray]:
     """Class labels: non-empty 1-d arrays of integers 0-9, all of one length (probabilities get the argmax hint)."""
     checked = []

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import quiet_stderr
-from .checks import check_labels, check_pixels, check_positive_ints
+from .checks import check_labels, check_one_label_per_image, check_pixels, check_positive_ints
 
 # What each format is for: the table's last column.
 PURPOSE = {
@@ -158,8 +158,7 @@ def compare(runtimes, x, y, *, reference, batch_size: int = 256, single: int = 5
     y, reference = check_labels(y=y, reference=reference)
     check_pixels("x", x)
     x = np.asarray(x, dtype=np.float32)
-    if len(x) != len(y):
-        raise ValueError(f"x and y differ in length ({len(x)} vs {len(y)}); give one label per image")
+    check_one_label_per_image(x, y)
     rows = []
     for rt in runtimes:
         proba = rt.predict(x, batch_size=batch_size)  # also the warm-up of every batch shape timed below

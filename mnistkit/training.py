@@ -51,8 +51,7 @@ def batches(x, y, *, batch_size: int = 256, shuffle: bool = True, seed: int | No
 
     check_positive_ints(batch_size=batch_size)
     checks.check_seed(seed)
-    if len(x) != len(y):
-        raise ValueError(f"x and y differ in length ({len(x)} vs {len(y)}); give one label per image")
+    checks.check_one_label_per_image(x, y)
     images, labels = tf.constant(x), tf.constant(y)
     order = tf.data.Dataset.range(len(x))
     if shuffle:
@@ -203,10 +202,11 @@ class LogRun(keras.callbacks.Callback):
             warnings.warn(f"{self.name}: this model was trained before ({steps} optimizer steps), so the run logs "
                           f"how it goes on from there; for a fresh run, first rerun the cell that builds the model",
                           stacklevel=3)
+        if not self.checkpoint.exists():  # nothing to replace: no need to read the log
+            return
         same_file = [r.get("config") or {} for r in results.read_records(results.log_path(self.root))
                      if r.get("checkpoint") and Path(r["checkpoint"]).resolve() == self.checkpoint.resolve()]
-        if same_file and self.checkpoint.exists() and \
-                same_file[-1].get("fingerprint") != fingerprint(self.model, self.batch_size):
+        if same_file and same_file[-1].get("fingerprint") != fingerprint(self.model, self.batch_size):
             warnings.warn(f"{self.name}: another recipe (layers, optimizer or batch size) was logged as {self.name!r} "
                           f"before; a checkpoint of this run replaces that run's model in {self.checkpoint}. Give this "
                           f"run a name of its own to keep both", stacklevel=3)

@@ -182,11 +182,12 @@ def run_search(*, workers: int = 2, port: int | None = None, host: str = "127.0.
         for i in range(workers):  # each joins `started` as it starts, so Ctrl-C midway stops it too
             pool[f"tuner{i}"] = subprocess.Popen(cmd, env={**env, ROLE: f"tuner{i}"})
             started.append(pool[f"tuner{i}"])
-        _wait_for_workers(pool, started[0], log)
-        try:
-            started[0].wait(timeout=30)   # the chief exits once every live worker has checked out
+        died = _wait_for_workers(pool, started[0], log)
+        try:  # the chief saved each trial as it ended; it rechecks for the end only every 20 s, so stop it now
+            started[0].wait(timeout=2)
         except subprocess.TimeoutExpired:
-            log("the chief is still waiting on trials of dead workers; stopping it")
+            if died:
+                log("the chief is still waiting on trials of dead workers; stopping it")
     finally:
         _stop(started)
         for sig, handler in previous.items():
@@ -208,8 +209,9 @@ def _interrupt_on_signals() -> dict:
     return {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
 
 
-def _wait_for_workers(pool: dict, chief: subprocess.Popen, log) -> None:
-    running = dict(pool)
+def _wait_for_workers(pool: dict, chief: subprocess.Popen, log) -> bool:
+    """Wait until every worker has exited; True if any died."""
+    running, died = dict(pool), False
     while running:
         if chief.poll() is not None and chief.returncode != 0:
             raise RuntimeError(f"the chief exited with code {chief.returncode} during the search; "
@@ -218,8 +220,10 @@ def _wait_for_workers(pool: dict, chief: subprocess.Popen, log) -> None:
             if proc.poll() is not None:
                 del running[name]
                 if proc.returncode != 0:
+                    died = True
                     log(f"worker {name} died (exit code {proc.returncode}); the other workers carry on")
         time.sleep(0.5)
+    return died
 
 
 def trial_table(project_dir: str | Path) -> pd.DataFrame:

@@ -103,6 +103,44 @@ def test_ctrl_c_while_the_workers_start_stops_every_process_already_started(tmp_
     assert all(p.signals == [signal.SIGTERM] for p in started)
 
 
+def test_the_search_returns_when_the_workers_are_done_and_names_a_dead_one(tmp_path, monkeypatch):
+    """keras-tuner's chief rechecks only every 20 s whether a search is over (and never while a dead worker's trial is
+    open): once the workers have exited, run_search stops it instead of waiting."""
+    import signal
+    import time
+
+    started = []
+
+    class FakeProcess:
+        def __init__(self, cmd, env):
+            self.role, self.signals = env[distributed.ROLE], []
+            self.returncode = {"chief": None, "tuner0": 0, "tuner1": 1}[self.role]
+            started.append(self)
+
+        def poll(self):
+            return self.returncode
+
+        def send_signal(self, sig):
+            self.signals.append(sig)
+            self.returncode = -sig
+
+        def wait(self, timeout=None):
+            if self.returncode is None:  # a chief still polling
+                time.sleep(timeout)
+                raise distributed.subprocess.TimeoutExpired("chief", timeout)
+            return self.returncode
+
+    monkeypatch.setattr(distributed.subprocess, "Popen", FakeProcess)
+    monkeypatch.setattr(distributed, "wait_for_chief", lambda *args, **kwargs: None)
+    messages, start = [], time.monotonic()
+    table = distributed.run_search(workers=2, directory=tmp_path, log=messages.append)
+    assert time.monotonic() - start < 10
+    assert started[0].role == "chief" and started[0].signals == [signal.SIGTERM]
+    assert any("worker tuner1 died (exit code 1); the other workers carry on" in m for m in messages), messages
+    assert any("the chief is still waiting on trials of dead workers; stopping it" in m for m in messages), messages
+    assert table.empty
+
+
 @pytest.mark.parametrize("role", ["chief", "tuner0"])
 @pytest.mark.parametrize("env, needle", [({distributed.PORT: "99999"}, "KERASTUNER_ORACLE_PORT='99999' is not valid"),
                                          ({distributed.PORT: "abc"}, "KERASTUNER_ORACLE_PORT='abc' is not valid"),

@@ -64,8 +64,6 @@ def execute_notebook(path: str | Path, *, failed_dir: str | Path | None = None, 
     except OSError as exc:
         raise NotebookError(f"it ran ({seconds:.0f} s) but cannot be saved in place ({exc.strerror or exc}); "
                             f"{_keep(nb, path, failed_dir)}") from exc
-    if interrupted:  # Ctrl-C between two cells: every cell ran, and it is saved; the caller stops here
-        raise KeyboardInterrupt
     return seconds
 
 

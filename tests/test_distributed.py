@@ -72,17 +72,19 @@ def test_more_workers_than_the_machine_can_run_are_refused_before_anything_start
     assert not any(tmp_path.iterdir())
 
 
-def test_ctrl_c_while_the_workers_start_stops_every_process_already_started(tmp_path, monkeypatch):
-    """Ctrl-C can land between two worker starts: the ones already running must be stopped too."""
-    import signal
+def fake_processes(monkeypatch, *, exit_codes=None, interrupt_at=None) -> list:
+    """Stand-ins for the chief and worker processes run_search starts (a chief already serving); returns the list of
+    those started. ``exit_codes`` by role (None: still running), ``interrupt_at``: Ctrl-C as that many are up."""
+    import time
 
     started = []
 
     class FakeProcess:
         def __init__(self, cmd, env):
-            if len(started) == 3:  # the chief and two workers are up when Ctrl-C comes
+            if len(started) == interrupt_at:
                 raise KeyboardInterrupt
-            self.role, self.signals, self.returncode = env[distributed.ROLE], [], None
+            self.role, self.signals = env[distributed.ROLE], []
+            self.returncode = (exit_codes or {}).get(self.role)
             started.append(self)
 
         def poll(self):
@@ -93,10 +95,21 @@ def test_ctrl_c_while_the_workers_start_stops_every_process_already_started(tmp_
             self.returncode = -sig
 
         def wait(self, timeout=None):
+            if self.returncode is None and timeout is not None:  # still running: Popen.wait raises after the timeout
+                time.sleep(timeout)
+                raise distributed.subprocess.TimeoutExpired("fake", timeout)
             return self.returncode
 
     monkeypatch.setattr(distributed.subprocess, "Popen", FakeProcess)
     monkeypatch.setattr(distributed, "wait_for_chief", lambda *args, **kwargs: None)
+    return started
+
+
+def test_ctrl_c_while_the_workers_start_stops_every_process_already_started(tmp_path, monkeypatch):
+    """Ctrl-C can land between two worker starts: the ones already running must be stopped too."""
+    import signal
+
+    started = fake_processes(monkeypatch, interrupt_at=3)  # the chief and two workers are up when Ctrl-C comes
     with pytest.raises(KeyboardInterrupt):
         distributed.run_search(workers=5, directory=tmp_path, log=lambda message: None)
     assert [p.role for p in started] == ["chief", "tuner0", "tuner1"]
@@ -109,29 +122,7 @@ def test_the_search_returns_when_the_workers_are_done_and_names_a_dead_one(tmp_p
     import signal
     import time
 
-    started = []
-
-    class FakeProcess:
-        def __init__(self, cmd, env):
-            self.role, self.signals = env[distributed.ROLE], []
-            self.returncode = {"chief": None, "tuner0": 0, "tuner1": 1}[self.role]
-            started.append(self)
-
-        def poll(self):
-            return self.returncode
-
-        def send_signal(self, sig):
-            self.signals.append(sig)
-            self.returncode = -sig
-
-        def wait(self, timeout=None):
-            if self.returncode is None:  # a chief still polling
-                time.sleep(timeout)
-                raise distributed.subprocess.TimeoutExpired("chief", timeout)
-            return self.returncode
-
-    monkeypatch.setattr(distributed.subprocess, "Popen", FakeProcess)
-    monkeypatch.setattr(distributed, "wait_for_chief", lambda *args, **kwargs: None)
+    started = fake_processes(monkeypatch, exit_codes={"tuner0": 0, "tuner1": 1})
     messages, start = [], time.monotonic()
     table = distributed.run_search(workers=2, directory=tmp_path, log=messages.append)
     assert time.monotonic() - start < 10

@@ -185,41 +185,23 @@ def _tune_node(args) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
-    return value
+def _number(kind, ok, what: str):
+    """An argparse type: ``kind(text)`` where ``ok`` accepts it, else one line saying what was expected."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not ok(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+        return value
+    return parse
 
 
-def _port(text: str) -> int:
-    value = port_number(text)
-    if value is None:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (1 to 65535)")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds > 0")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a non-negative integer")
-    return value
+_positive_int = _number(int, lambda value: value >= 1, "a positive integer")
+_seed = _number(int, lambda value: value >= 0, "a non-negative integer")
+_seconds = _number(float, lambda value: 0 < value < float("inf"), "a number of seconds > 0")
+_port = _number(port_number, lambda value: value is not None, "a TCP port (1 to 65535)")
 
 
 def _add_search_options(parser, *, directory_required: bool) -> None:
@@ -281,6 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--only", nargs="+", metavar="PREFIX",
                      help="only notebooks whose names start so, e.g. --only 04 05")
     run.set_defaults(func=_run_notebooks)
+    for command in sub.choices.values():  # an unknown option points to the help of the command it was given to
+        command.set_defaults(command_parser=command)
     return parser
 
 
@@ -291,7 +275,10 @@ class _Parser(argparse.ArgumentParser):
 
 def main(argv=None) -> int:
     """Run one command. Bad arguments, environment values and inputs end in one line on stderr and exit code 2."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        getattr(args, "command_parser", parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     # PIL warns on stderr of images past 89 million pixels; predict's and serve's own, lower limits refuse them
     warnings.filterwarnings("ignore", message=r"Image size \(\d+ pixels\) exceeds limit")
     try:

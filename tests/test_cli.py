@@ -42,6 +42,8 @@ def test_an_unknown_profile_is_one_line_in_every_command(command, tmp_path):
     (["tune-node", "--project", "x", "--directory", "d", "--chief-timeout", "-1"], "not a number of seconds"),
     (["predict"], "the following arguments are required: IMAGE"),
     (["no-such-command"], "invalid choice"),
+    (["predict", "x.png", "--wrongflag"], "arguments: --wrongflag (see: python -m mnistkit predict --help)"),
+    (["tune", "--chief-timeout", "3"], "arguments: --chief-timeout 3 (see: python -m mnistkit tune --help)"),
 ])
 def test_bad_arguments_are_one_line_naming_what_is_valid(args, needle):
     done = mnistkit(*args)

@@ -97,7 +97,7 @@ def inference_model(model: keras.Model) -> keras.Model:
     if not any(is_training_only(layer) for layer in _all_layers(model)):
         return model
     portable = keras.models.clone_model(model, clone_function=clone)
-    portable.name = model.name  # clone_model keeps it; stated here because exports are named after it
+    portable.name = model.name  # clone_model keeps it; stated here because the saved files carry it
     return portable
 
 

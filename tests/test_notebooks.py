@@ -129,6 +129,39 @@ def test_learner_edit_of_07s_cnn_layers_reaches_the_leaderboard(tmp_path, monkey
     assert mine["name"] == "learner-cnn" and mine["notebook"] == "07_cnn" and mine["epochs"] == 1
     assert mine["params"] == conv + batch_norm + dense
     assert "learner-cnn" in set(results.leaderboard(path=tmp_path / results.LOG_NAME)["name"])
+    table = "".join(output.get("data", {}).get("text/plain", "") for output in nb.cells[i + 1].outputs)
+    assert "learner-cnn" in table and "val_accuracy" in table and "test_accuracy" not in table, table
+
+
+@pytest.mark.slow
+def test_learner_quantises_a_saved_mlp_in_09s_your_turn(tmp_path, monkeypatch, mnist):
+    """09's Your turn: another saved model (an MLP), dynamic range; its files go to deploy/yours/<model>/, the lesson's
+    folders are not touched, and the comparison with Keras is printed."""
+    import keras
+
+    pytest.importorskip("ai_edge_litert")
+    nb, client = quick_notebook("09_deploy.ipynb", tmp_path, monkeypatch)
+    i = your_turn_index(nb)
+    mlp = keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(), keras.layers.Dense(10, "softmax")])
+    (tmp_path / "models").mkdir()
+    mlp.save(tmp_path / "models" / "tiny_mlp.keras")
+    starts = ("import time", "NEEDS = ", "data = mk.data.load_mnist_splits", "REPRESENTATIVE = ", "FORMATS = ")
+    needed = [k for k, cell in enumerate(nb.cells) if cell.cell_type == "code" and cell.source.startswith(starts)]
+    assert len(needed) == len(starts), needed
+    edited = re.sub(r'FILE = ".*?"', 'FILE = "tiny_mlp.keras"', nb.cells[i].source)
+    nb.cells[i].source = re.sub(r"INTEGER_ONLY = True", "INTEGER_ONLY = False", edited)
+    assert "tiny_mlp.keras" in nb.cells[i].source and "INTEGER_ONLY = False" in nb.cells[i].source
+    nb.cells[needed[-1]].source = "tables = {}\n" + nb.cells[needed[-1]].source  # the lesson's tables are not needed
+    with client.setup_kernel():
+        for index in [*needed, i, i + 1]:
+            client.execute_cell(nb.cells[index], index)
+    printed = "".join(output.get("text", "") for output in nb.cells[i + 1].outputs)
+    assert re.search(r"^tiny_mlp.keras, dynamic: [+-]\d+\.\d\d points against Keras, \d+% of its size, \d+\.\d\d% "
+                     r"agreement$", printed, flags=re.M), printed
+    assert sorted(p.name for p in (tmp_path / "deploy").iterdir()) == ["yours"]
+    assert {p.name for p in (tmp_path / "deploy" / "yours" / "tiny_mlp").iterdir()} == {"model.keras", "savedmodel",
+                                                                                       "dynamic.tflite"}
+    assert "WARNING" not in "".join(output.get("text", "") for output in nb.cells[i + 1].outputs)
 
 
 def committed_tables(path: Path) -> dict[str, list[dict[str, str]]]:
@@ -261,3 +294,13 @@ def test_the_readmes_results_table_is_08s_committed_table():
         for column, value in [("test accuracy", accuracy), ("test loss", loss), ("params", params),
                               ("train s", seconds), ("ms/image", ms_image), ("ms/1000", ms_1000)]:
             assert float(value) == float(expected[column]), f"{name}: README {column} {value}, 08 {expected[column]}"
+
+
+def test_08s_your_turn_names_the_finalists_when_a_name_is_mistyped():
+    """A misspelt finalist in 08's Your turn says which names exist, instead of a bare KeyError."""
+    nb = nbformat.read(NOTEBOOKS / "08_final_comparison.ipynb", as_version=4)
+    i = your_turn_index(nb)
+    namespace = {"test_pred": {"keras-io CNN": None, "compact CNN": None}}
+    exec(nb.cells[i].source.replace('"keras-io CNN"', '"keras-io cnn"'), namespace)
+    with pytest.raises(AssertionError, match="not a finalist: keras-io cnn; choose from: keras-io CNN, compact CNN"):
+        exec(nb.cells[i + 1].source, namespace)

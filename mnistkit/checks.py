@@ -125,8 +125,7 @@ def check_plain_name(label: str, value) -> str:
 def check_name(name) -> None:
     """A run's label: a non-empty string without '/' or spaces (it names the run's checkpoint file, and often the
     Keras model, whose name may hold no spaces)."""
-    if (not isinstance(name, str) or not name.strip() or "/" in name or name.strip() in (".", "..")
-            or any(c.isspace() for c in name)):
+    if not isinstance(name, str) or not name or "/" in name or name in (".", "..") or any(c.isspace() for c in name):
         raise ValueError(f"name={name!r} is not valid; use a short label such as 'mlp-128' (no spaces, no '/')")
 
 

@@ -11,7 +11,9 @@ from pathlib import Path
 from .files import atomic_write_bytes
 
 ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
-KILL_AFTER_S = 10  # after a Ctrl-C, a kernel still running this long is killed, as by a second Ctrl-C
+# After a Ctrl-C, a kernel still running this long is killed, as by a second Ctrl-C. The outcome is the same (the
+# command stops and saves nothing), and an idle kernel hit by SIGINT can lose the reply nbclient waits for.
+KILL_AFTER_S = 3
 
 
 class NotebookError(RuntimeError):
@@ -77,7 +79,8 @@ def _interrupt_the_kernel_on_ctrl_c(client) -> list:
     interrupts, cell_running = [], []
 
     def signal_kernel(sig):
-        pid = getattr(client.km.provisioner, "pid", None) if client.km.has_kernel else None
+        km = client.km  # None once nbclient has cleaned up, which a late timer can follow
+        pid = getattr(km.provisioner, "pid", None) if km is not None and km.has_kernel else None
         if pid is not None:  # the kernel leads its own session: signal it and anything it started
             with contextlib.suppress(ProcessLookupError):  # it has just exited: nbclient reports that
                 os.killpg(pid, sig)

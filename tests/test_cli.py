@@ -220,6 +220,39 @@ def test_ctrl_c_as_a_cell_ends_stops_before_the_next_one(tmp_path):
     assert not ran.exists() and notebook.read_bytes() == before
 
 
+def test_the_kill_after_a_ctrl_c_is_harmless_once_nbclient_has_cleaned_up(monkeypatch):
+    """The kill timer a Ctrl-C starts can fire after the run has ended and nbclient has dropped its kernel manager:
+    it then does nothing (it raised AttributeError, printed by asyncio under the one line of the interrupt)."""
+    import asyncio
+    import signal
+    from types import SimpleNamespace
+
+    from mnistkit import notebooks
+
+    monkeypatch.setattr(notebooks, "KILL_AFTER_S", 0.05)
+    kernel = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    km = SimpleNamespace(has_kernel=True, provisioner=SimpleNamespace(pid=kernel.pid))
+    client = SimpleNamespace(km=km)
+    interrupts = notebooks._interrupt_the_kernel_on_ctrl_c(client)
+    errors = []
+
+    async def ctrl_c_then_cleanup():
+        asyncio.get_running_loop().set_exception_handler(lambda _, context: errors.append(context))
+        client.on_notebook_start()  # takes over SIGINT in this loop
+        client.on_cell_execute()
+        os.kill(os.getpid(), signal.SIGINT)
+        await asyncio.sleep(0.01)  # the handler interrupts the "kernel" and starts the kill timer
+        client.km = None  # what nbclient does once the kernel is gone
+        await asyncio.sleep(0.2)  # the timer fires
+
+    try:
+        asyncio.run(ctrl_c_then_cleanup())
+        assert interrupts == [signal.SIGINT] and errors == []
+        assert kernel.wait(timeout=10) == -signal.SIGINT  # the Ctrl-C reached the kernel's process group
+    finally:
+        kernel.kill()
+
+
 @pytest.mark.cli
 def test_run_notebooks_says_which_step_failed_and_where_the_copy_went(tmp_path, monkeypatch, capfd):
     """Not a notebook, a failing cell, a copy that cannot be kept, a result that cannot be saved: each said as it is,

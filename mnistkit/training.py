@@ -242,8 +242,8 @@ class LogRun(keras.callbacks.Callback):
         append_run(self.run, self.root)
         if self.verbose:
             shown = "" if self.run.val_accuracy is None else f": val_accuracy {self.run.val_accuracy:.4f}"
-            print(f"logged {self.name!r}: {self.run.epochs} epochs in {seconds:.1f} s, kept epoch {kept}{shown}",
-                  flush=True)
+            epochs = f"{self.run.epochs} epoch" + "s" * (self.run.epochs != 1)
+            print(f"logged {self.name!r}: {epochs} in {seconds:.1f} s, kept epoch {kept}{shown}", flush=True)
 
     def add_test(self, test_loss: float, test_accuracy: float) -> Run:
         """Record the final test evaluation with the run: its log record is written again, now with the test scores

@@ -194,7 +194,7 @@ def plain_fit(tmp_path, *, name="plain", epochs=4, monitor="val_loss", callbacks
     splits = tiny_splits()
     train_batches, val_batches = training.split_batches(splits, batch_size=32, seed=0)
     log = training.LogRun(name, notebook="test", seed=0, batch_size=32, monitor=monitor, artifacts=tmp_path,
-                          verbose=0, **log_options)
+                          **{"verbose": 0, **log_options})
     stop = [keras.callbacks.EarlyStopping(monitor=monitor, patience=10, restore_best_weights=True)] if monitor else []
     save = [keras.callbacks.ModelCheckpoint(log.checkpoint, monitor=monitor or "val_loss",
                                             save_best_only=bool(monitor))] if checkpoint else []
@@ -366,6 +366,14 @@ def test_a_checkpoint_stays_in_its_notebook_folder_under_the_artifacts(tmp_path)
         with pytest.raises(ValueError, match="notebook=.* is not valid; use a plain folder name"):
             training.checkpoint_path("r", notebook=notebook, artifacts=tmp_path)
     assert not (tmp_path.parent / "escape").exists()
+
+
+def test_logrun_says_what_it_logged_in_one_line(tmp_path, capsys):
+    plain_fit(tmp_path, monitor=None, epochs=1, name="one", verbose=1)
+    plain_fit(tmp_path, monitor=None, epochs=2, name="two", verbose=1)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(" in ")[0] for line in lines] == ["logged 'one': 1 epoch", "logged 'two': 2 epochs"], lines
+    assert lines[1].endswith(f"kept epoch 2: val_accuracy {float(lines[1].rsplit(' ', 1)[1]):.4f}")
 
 
 def test_a_run_fitted_without_validation_data_still_prints():

@@ -3,7 +3,7 @@
 Profiles
 --------
 ``full``  (default) is the real lesson: the whole training split, real epoch counts.
-``workshop`` is for a day's teaching: the whole training split, a quarter of the epochs (at most 4)
+``workshop`` is for a day's teaching: the whole training split, a quarter of the epochs (at least 2, at most 4)
 and at most 2 trials where a search's trials are counted (06 sizes its comparison by Hyperband's
 epochs), one seed; 08 compares what 02-07 saved instead of training more seeds.
 ``quick`` is for tests: a small training subset, 1-2 epochs and at most 3 counted trials.
@@ -57,9 +57,12 @@ class Profile:
     epoch_fraction: float = 1.0
 
     def epochs(self, n: int) -> int:
-        """The epoch count to use where the full lesson uses ``n``."""
-        n = math.ceil(n * self.epoch_fraction)
-        return n if self.max_epochs is None else max(1, min(n, self.max_epochs))
+        """The epoch count to use where the full lesson uses ``n``: never under 2 where ``n`` is 2 or more (one
+        epoch draws no curve, and batch norm's statistics lag far behind after one epoch from scratch)."""
+        scaled = math.ceil(n * self.epoch_fraction)
+        if self.max_epochs is not None:
+            scaled = min(scaled, self.max_epochs)
+        return max(min(n, 2), scaled)
 
     def trials(self, n: int) -> int:
         """The tuner trial budget to use where the full lesson uses ``n``."""

@@ -66,8 +66,9 @@ class MLPHyperModel(kt.HyperModel):
 
 
 def hyperparameters_of(hp: kt.HyperParameters) -> dict:
-    """The active hyperparameters as a plain dict (inactive ``units_k`` of unused layers dropped)."""
-    values = dict(hp.values)
+    """The model's active hyperparameters as a plain dict: inactive ``units_k`` of unused layers dropped, and so is
+    Hyperband's bookkeeping (``tuner/epochs``, ``tuner/bracket``, ...), which ``trials_table`` shows apart."""
+    values = {name: value for name, value in hp.values.items() if not name.startswith("tuner/")}
     for k in range(values.get("layers", 3) + 1, 4):
         values.pop(f"units_{k}", None)
     return values
@@ -226,7 +227,7 @@ def trials_table(tuner: kt.Tuner) -> pd.DataFrame:
     trials = getattr(tuner.oracle, "trials", None)  # a distributed worker's oracle is a client without them
     for trial_id, trial in (trials or {}).items():
         values = hyperparameters_of(trial.hyperparameters)
-        hb = {k.split("/")[1]: values.pop(k) for k in list(values) if k.startswith("tuner/")}
+        hb = {k.split("/")[1]: v for k, v in trial.hyperparameters.values.items() if k.startswith("tuner/")}
         acc = trial.metrics.get_best_value("val_accuracy") if trial.metrics.exists("val_accuracy") else None
         epochs = getattr(tuner, "trial_epochs", {}).get(trial_id)
         rows.append({"trial": trial_id, "status": str(trial.status), "val_accuracy": acc,

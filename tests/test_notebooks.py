@@ -296,6 +296,28 @@ def test_the_readmes_results_table_is_08s_committed_table():
             assert float(value) == float(expected[column]), f"{name}: README {column} {value}, 08 {expected[column]}"
 
 
+def test_the_readmes_series_table_carries_the_footers_and_the_recorded_workshop_times():
+    """README.md's wall times per notebook: the full profile's as each committed footer prints it, the workshop
+    profile's as mnistkit/timings.json (what doctor scales) records it, and both totals beneath the table."""
+    import json
+
+    from mnistkit import doctor
+
+    workshop = json.loads((NOTEBOOKS.parent / "mnistkit" / "timings.json").read_text())["wall_s"]["workshop"]
+    footers = doctor.wall_times_from_footers(NOTEBOOKS)
+    readme = (NOTEBOOKS.parent / "README.md").read_text()
+    rows = {m.group(1): (m.group(2), m.group(3)) for m in
+            re.finditer(r"^\| \d\d \| \[`(\d\d_\w+)`\].*\| ([\d ]+) s \| ([\d ]+) s \|$", readme, flags=re.M)}
+    assert set(rows) == set(footers) == set(workshop), (sorted(rows), sorted(footers), sorted(workshop))
+    seconds = lambda text: int(text.replace(" ", ""))  # noqa: E731 - README's "1 123"
+    half_up = lambda x: int(x + 0.5)  # noqa: E731
+    for name, (full, short) in rows.items():
+        assert seconds(full) == half_up(footers[name]) and seconds(short) == half_up(workshop[name]), name
+    total = half_up(sum(workshop.values()))
+    assert f"{total} s ({half_up(total / 60)} min)" in readme, total
+    assert f"{half_up(sum(footers.values())):,} s in all".replace(",", " ") in readme
+
+
 def test_08s_your_turn_names_the_finalists_when_a_name_is_mistyped():
     """A misspelt finalist in 08's Your turn says which names exist, instead of a bare KeyError."""
     nb = nbformat.read(NOTEBOOKS / "08_final_comparison.ipynb", as_version=4)

@@ -298,7 +298,8 @@ def test_the_readmes_results_table_is_08s_committed_table():
 
 def test_the_readmes_series_table_carries_the_footers_and_the_recorded_workshop_times():
     """README.md's wall times per notebook: the full profile's as each committed footer prints it, the workshop
-    profile's as mnistkit/timings.json (what doctor scales) records it, and both totals beneath the table."""
+    profile's as mnistkit/timings.json (what doctor scales) records it, and both totals beneath the table; the plan
+    in docs/instructors.md agrees with it."""
     import json
 
     from mnistkit import doctor
@@ -316,6 +317,12 @@ def test_the_readmes_series_table_carries_the_footers_and_the_recorded_workshop_
     total = half_up(sum(workshop.values()))
     assert f"{total} s ({half_up(total / 60)} min)" in readme, total
     assert f"{half_up(sum(footers.values())):,} s in all".replace(",", " ") in readme
+    # docs/instructors.md's plan: the same workshop time and teaching time for each notebook as README's table
+    teaching = dict(re.findall(r"^\| (\d\d) \| \[`\d\d_\w+`\].*\| (\d+ min) \| [\d ]+ s \| [\d ]+ s \|$", readme, re.M))
+    instructors = (NOTEBOOKS.parent / "docs" / "instructors.md").read_text()
+    plan = {m.group(1): (m.group(2), m.group(3))
+            for m in re.finditer(r"^\| (\d\d) [^|]+\| (\d+) s \| (\d+ min) \|", instructors, re.M)}
+    assert plan == {name[:2]: (str(half_up(workshop[name])), teaching[name[:2]]) for name in workshop}, plan
 
 
 def test_08s_your_turn_names_the_finalists_when_a_name_is_mistyped():

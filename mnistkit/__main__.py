@@ -232,8 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.set_defaults(func=_doctor)
     predict = sub.add_parser("predict", help="predict the digit in each image file")
     predict.add_argument("images", nargs="+", metavar="IMAGE")
-    predict.add_argument("--model", help="a .keras model (default: artifacts/<profile>/export/mnist_best.keras, "
-                                         "else the best saved under artifacts/<profile>/models)")
+    predict.add_argument("--model", help=config.MODEL_HELP)
     predict.add_argument("--invert", choices=("auto", "yes", "no"), default="auto",
                          help="digit polarity: auto-detect (default), or force dark-on-light (yes) / "
                               "light-on-dark (no)")

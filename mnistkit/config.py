@@ -132,6 +132,7 @@ def keras_cache_dir() -> Path:
 
 # What `predict` and `serve` use when no --model is given, first found first: 08's portable export, then 07/05/06's.
 DEFAULT_MODELS = ("export/mnist_best.keras", "models/best_cnn.keras", "models/best_mlp.keras", "models/tuned_mlp.keras")
+MODEL_HELP = f"a .keras model (default: the first found under artifacts/<profile>/ of {', '.join(DEFAULT_MODELS)})"
 
 
 def default_model() -> Path | None:

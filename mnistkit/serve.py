@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from . import images
+from . import config, images
 from .checks import port_number
 
 MAX_BYTES = 2 * 2**20             # the page's drawings are a few kB; a photo has no business here
@@ -268,8 +268,7 @@ def _input_shape(model) -> tuple[int, ...]:
 
 def add_arguments(parser) -> None:
     """Add ``serve``'s options to an argparse parser: ``--model``, ``--host``, ``--port``, ``--invert``."""
-    parser.add_argument("--model", help="a .keras model (default: artifacts/<profile>/export/mnist_best.keras, "
-                                        "else the best saved under artifacts/<profile>/models)")
+    parser.add_argument("--model", help=config.MODEL_HELP)
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every network)")
     parser.add_argument("--port", type=_port, default=8000, help="port to listen on; 0 picks a free one (default 8000)")
@@ -297,7 +296,7 @@ def main(args) -> int:
     ``args`` holds the options of ``add_arguments``. Returns 0 after Ctrl-C, 2 when the model cannot be loaded
     or the address cannot be bound (one line on stderr, no traceback).
     """
-    from . import config, deploy
+    from . import deploy
 
     path = Path(args.model) if args.model else config.default_model()
     if path is None:

@@ -47,6 +47,23 @@ def check_units(hidden, *, name: str = "hidden", example: str = "(256, 128)") ->
     return tuple(int(u) for u in hidden)
 
 
+def check_sizes(**settings) -> None:
+    """A *Your turn* cell's layer sizes, e.g. ``check_sizes(HIDDEN=HIDDEN)``: each a tuple of positive integers.
+    ``(256)`` without its comma is the number 256, not a tuple: the error says to write ``(256,)``."""
+    for name, value in settings.items():
+        if is_int(value):
+            raise ValueError(f"{name}={value!r} is a number, not a tuple: write ({value},), with the comma, "
+                             f"for one layer of {value}")
+        check_units(value, name=name)
+
+
+def check_flags(**settings) -> None:
+    """A *Your turn* cell's switches, e.g. ``check_flags(BATCH_NORM=BATCH_NORM)``: each True or False (the string
+    ``"False"`` would count as true)."""
+    for name, value in settings.items():
+        check_flag(name, value)
+
+
 def check_fraction(name: str, value) -> float:
     """A rate in [0, 1), such as dropout."""
     if not is_real(value) or not 0 <= value < 1:

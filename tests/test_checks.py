@@ -37,6 +37,18 @@ def test_layer_sizes_fractions_flags_and_rates():
             checks.check_learning_rate(bad)
 
 
+def test_your_turn_settings_are_checked_by_their_names():
+    """What a learner types in a Your turn cell: (256) without its comma, "False" in quotes."""
+    checks.check_sizes(HIDDEN=(256,), FILTERS=[32, 64])
+    checks.check_flags(BATCH_NORM=True, AUGMENT=False)
+    with pytest.raises(ValueError, match=r"^HIDDEN=256 is a number, not a tuple: write \(256,\), with the comma"):
+        checks.check_sizes(HIDDEN=(256))
+    with pytest.raises(ValueError, match=r"^FILTERS='32, 64' is not valid; give a tuple of positive integers"):
+        checks.check_sizes(FILTERS="32, 64")
+    with pytest.raises(ValueError, match=r"^INTEGER_ONLY='False' is not valid; use True or False"):
+        checks.check_flags(BATCH_NORM=True, INTEGER_ONLY="False")
+
+
 def test_a_folder_may_be_made_but_a_file_in_the_way_is_named(tmp_path):
     assert checks.check_folder("directory", tmp_path / "new") == tmp_path / "new"
     (tmp_path / "notes").write_text("kept")

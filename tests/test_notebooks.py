@@ -67,6 +67,21 @@ def quick_notebook(name: str, tmp_path, monkeypatch):
     return nb, client
 
 
+def assert_refused(client, nb, settings_index, run_index, replace: tuple[str, str], message: str, log: Path):
+    """A learner's mistyped setting, rerun: the run cell stops with a ValueError saying ``message``, and nothing more
+    is logged. The settings cell is put back afterwards."""
+    from nbclient.exceptions import CellExecutionError
+
+    before, source = results.read_records(log), nb.cells[settings_index].source
+    nb.cells[settings_index].source = re.sub(replace[0], replace[1], source, count=1)
+    assert nb.cells[settings_index].source != source, replace
+    client.execute_cell(nb.cells[settings_index], settings_index)
+    with pytest.raises(CellExecutionError, match=re.escape(message)):
+        client.execute_cell(nb.cells[run_index], run_index)
+    assert results.read_records(log) == before
+    nb.cells[settings_index].source = source
+
+
 @pytest.mark.slow
 def test_learner_rerun_of_your_turn_reaches_the_leaderboard(tmp_path, monkeypatch, mnist):
     nb, client = quick_notebook("02_baseline.ipynb", tmp_path, monkeypatch)
@@ -82,7 +97,9 @@ def test_learner_rerun_of_your_turn_reaches_the_leaderboard(tmp_path, monkeypatc
         nb.cells[i].source = edited
         for index in range(i, len(nb.cells)):  # "rerun from here down"
             client.execute_cell(nb.cells[index], index)
-    after = results.read_records(tmp_path / results.LOG_NAME)
+        after = results.read_records(tmp_path / results.LOG_NAME)
+        assert_refused(client, nb, i, i + 2, (r"HIDDEN = \(32,\)", "HIDDEN = (256)"),
+                       "HIDDEN=256 is a number, not a tuple: write (256,)", tmp_path / results.LOG_NAME)
     assert len(after) == len(before) + 1
     mine = after[-1]
     assert mine["name"] == "learner-mlp-32" and mine["notebook"] == "02_baseline" and mine["epochs"] == 1
@@ -124,12 +141,15 @@ def test_learner_edit_of_07s_cnn_layers_reaches_the_leaderboard(tmp_path, monkey
     with client.setup_kernel():
         for index in [*needed, i, i + 1]:
             client.execute_cell(nb.cells[index], index)
+        table = "".join(output.get("data", {}).get("text/plain", "") for output in nb.cells[i + 1].outputs)
+        for replace, message in [((r"FILTERS = \(8,\)", "FILTERS = (8)"), "FILTERS=8 is a number, not a tuple"),
+                                 ((r"BATCH_NORM = True", 'BATCH_NORM = "False"'), "BATCH_NORM='False' is not valid")]:
+            assert_refused(client, nb, i, i + 1, replace, message, tmp_path / results.LOG_NAME)
     mine = results.read_records(tmp_path / results.LOG_NAME)[-1]
     conv, batch_norm, dense = 3 * 3 * 8, 4 * 8, 14 * 14 * 8 * 10 + 10
     assert mine["name"] == "learner-cnn" and mine["notebook"] == "07_cnn" and mine["epochs"] == 1
     assert mine["params"] == conv + batch_norm + dense
     assert "learner-cnn" in set(results.leaderboard(path=tmp_path / results.LOG_NAME)["name"])
-    table = "".join(output.get("data", {}).get("text/plain", "") for output in nb.cells[i + 1].outputs)
     assert "learner-cnn" in table and "val_accuracy" in table and "test_accuracy" not in table, table
 
 
@@ -155,7 +175,9 @@ def test_learner_quantises_a_saved_mlp_in_09s_your_turn(tmp_path, monkeypatch, m
     with client.setup_kernel():
         for index in [*needed, i, i + 1]:
             client.execute_cell(nb.cells[index], index)
-    printed = "".join(output.get("text", "") for output in nb.cells[i + 1].outputs)
+        printed = "".join(output.get("text", "") for output in nb.cells[i + 1].outputs)
+        assert_refused(client, nb, i, i + 1, ("INTEGER_ONLY = False", 'INTEGER_ONLY = "False"'),
+                       "INTEGER_ONLY='False' is not valid; use True or False", tmp_path / results.LOG_NAME)
     assert re.search(r"^tiny_mlp.keras, dynamic: [+-]\d+\.\d\d points against Keras, \d+% of its size, \d+\.\d\d% "
                      r"agreement$", printed, flags=re.M), printed
     assert sorted(p.name for p in (tmp_path / "deploy").iterdir()) == ["yours"]

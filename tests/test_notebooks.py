@@ -329,22 +329,21 @@ def test_the_readmes_series_table_carries_the_footers_and_the_recorded_workshop_
     workshop = json.loads((NOTEBOOKS.parent / "mnistkit" / "timings.json").read_text())["wall_s"]["workshop"]
     footers = doctor.wall_times_from_footers(NOTEBOOKS)
     readme = (NOTEBOOKS.parent / "README.md").read_text()
-    rows = {m.group(1): (m.group(2), m.group(3)) for m in
-            re.finditer(r"^\| \d\d \| \[`(\d\d_\w+)`\].*\| ([\d ]+) s \| ([\d ]+) s \|$", readme, flags=re.M)}
+    rows = {m.group(1): (m.group(3), m.group(4), m.group(2)) for m in re.finditer(
+        r"^\| \d\d \| \[`(\d\d_\w+)`\].*\| (\d+ min) \| ([\d ]+) s \| ([\d ]+) s \|$", readme, flags=re.M)}
     assert set(rows) == set(footers) == set(workshop), (sorted(rows), sorted(footers), sorted(workshop))
     seconds = lambda text: int(text.replace(" ", ""))  # noqa: E731 - README's "1 123"
     half_up = lambda x: int(x + 0.5)  # noqa: E731
-    for name, (full, short) in rows.items():
+    for name, (full, short, _) in rows.items():
         assert seconds(full) == half_up(footers[name]) and seconds(short) == half_up(workshop[name]), name
     total = half_up(sum(workshop.values()))
     assert f"{total} s ({half_up(total / 60)} min)" in readme, total
     assert f"{half_up(sum(footers.values())):,} s in all".replace(",", " ") in readme
     # docs/instructors.md's plan: the same workshop time and teaching time for each notebook as README's table
-    teaching = dict(re.findall(r"^\| (\d\d) \| \[`\d\d_\w+`\].*\| (\d+ min) \| [\d ]+ s \| [\d ]+ s \|$", readme, re.M))
     instructors = (NOTEBOOKS.parent / "docs" / "instructors.md").read_text()
     plan = {m.group(1): (m.group(2), m.group(3))
             for m in re.finditer(r"^\| (\d\d) [^|]+\| (\d+) s \| (\d+ min) \|", instructors, re.M)}
-    assert plan == {name[:2]: (str(half_up(workshop[name])), teaching[name[:2]]) for name in workshop}, plan
+    assert plan == {name[:2]: (str(half_up(workshop[name])), rows[name][2]) for name in workshop}, plan
 
 
 def test_08s_your_turn_names_the_finalists_when_a_name_is_mistyped():

@@ -4,6 +4,7 @@
 ``mnistkit_in_process`` (a fixture in conftest.py) calls the same ``main`` in the test's process.
 """
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -12,6 +13,13 @@ from types import SimpleNamespace
 
 # The warning categories a Python interpreter does not print unless asked to (its default filters).
 QUIET_BY_DEFAULT = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning)
+
+
+def ctrl_c_as_at_a_terminal():
+    """``preexec_fn`` for a process a test will Ctrl-C: it gets SIGINT's default action, as under a terminal. A
+    background job of a non-interactive shell (``cmd &`` in a script, as CI may run) starts with SIGINT ignored, and
+    its children inherit that: the Ctrl-C would then never arrive and the test would fail for want of it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run_mnistkit(*args, env=None, timeout=60, cwd=None, drop=()):

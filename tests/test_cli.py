@@ -8,6 +8,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from commands import ctrl_c_as_at_a_terminal
 from commands import run_mnistkit as mnistkit
 
 from mnistkit import distributed
@@ -133,7 +134,7 @@ def test_ctrl_c_is_one_line_and_exit_130_not_a_traceback(tmp_path):
 
     env = {**os.environ, "MNISTKIT_CACHE": str(tmp_path / "cache"), "MNISTKIT_ARTIFACTS": str(tmp_path / "a")}
     proc = subprocess.Popen([sys.executable, "-u", "-m", "mnistkit", "doctor"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+                            stderr=subprocess.PIPE, text=True, env=env, preexec_fn=ctrl_c_as_at_a_terminal)
     for line in proc.stdout:  # the probe starts after the data line
         if line.startswith("data"):
             break
@@ -192,7 +193,8 @@ def test_ctrl_c_in_run_notebooks_stops_the_cell_then_the_command_in_one_line(tmp
     before = notebook.read_bytes()
     env = {**os.environ, "MNISTKIT_ARTIFACTS": str(tmp_path / "a"), "MNISTKIT_PROFILE": "full"}
     proc = subprocess.Popen([sys.executable, "-m", "mnistkit", "run-notebooks", str(tmp_path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=ctrl_c_as_at_a_terminal)
     deadline = time.monotonic() + 120
     while not started.exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.2)
@@ -214,7 +216,7 @@ def test_ctrl_c_as_a_cell_ends_stops_before_the_next_one(tmp_path):
     before = notebook.read_bytes()
     env = {**os.environ, "MNISTKIT_ARTIFACTS": str(tmp_path / "a"), "MNISTKIT_PROFILE": "full"}
     done = subprocess.run([sys.executable, "-m", "mnistkit", "run-notebooks", str(tmp_path)], capture_output=True,
-                          text=True, env=env, timeout=120)
+                          text=True, env=env, timeout=120, preexec_fn=ctrl_c_as_at_a_terminal)
     assert done.returncode == 130, done.stderr
     assert done.stderr.strip().splitlines() == ["interrupted: run-notebooks stopped"], done.stderr
     assert not ran.exists() and notebook.read_bytes() == before
@@ -230,7 +232,8 @@ def test_the_kill_after_a_ctrl_c_is_harmless_once_nbclient_has_cleaned_up(monkey
     from mnistkit import notebooks
 
     monkeypatch.setattr(notebooks, "KILL_AFTER_S", 0.05)
-    kernel = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    kernel = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True,
+                              preexec_fn=ctrl_c_as_at_a_terminal)
     km = SimpleNamespace(has_kernel=True, provisioner=SimpleNamespace(pid=kernel.pid))
     client = SimpleNamespace(km=km)
     interrupts = notebooks._interrupt_the_kernel_on_ctrl_c(client)

@@ -1,5 +1,6 @@
 """keras-tuner's chief/worker engine on loopback only (127.0.0.1), with a tiny budget."""
 import pytest
+from commands import ctrl_c_as_at_a_terminal
 
 from mnistkit import distributed
 
@@ -49,7 +50,7 @@ def test_ctrl_c_stops_the_chief_and_every_worker(tmp_path, mnist):
     proc = subprocess.Popen([sys.executable, "-m", "mnistkit", "tune", "--workers", "2", "--max-trials", "50",
                              "--epochs", "3", "--train-size", "2000", "--directory", str(tmp_path)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, preexec_fn=ctrl_c_as_at_a_terminal)
     try:
         for line in proc.stdout:
             if "chief serving on 127.0.0.1" in line:

@@ -45,8 +45,10 @@ lint: $(STAMP)                ## ruff (pyflakes, pycodestyle, import order) on c
 unit: setup                   ## the fast unit tests (no notebooks, benchmarks, new processes or browser), on 2 workers
 	$(PY) -m pytest tests -n 2 -m "not (slow or benchmark or distributed or browser or cli)"
 
+# In full one notebook at a time (each footer is its time alone); in workshop and quick two at a time where they read
+# nothing of each other's. JOBS=N overrides: MNISTKIT_PROFILE=workshop make run JOBS=1
 run: setup                    ## execute every notebook in place, full profile, fresh kernel each
-	MNISTKIT_PROFILE=$${MNISTKIT_PROFILE:-full} $(PY) -m mnistkit run-notebooks $(NOTEBOOKS_DIR)
+	MNISTKIT_PROFILE=$${MNISTKIT_PROFILE:-full} $(PY) -m mnistkit run-notebooks $(NOTEBOOKS_DIR) $(if $(JOBS),--jobs $(JOBS))
 
 # Each script in full, one after the other (hours on 2 cores: modern_cnn_variants trains a 12-epoch CNN per variant);
 # each writes benchmarks/results/<script>.json; report.py prints the tables benchmarks/README.md shows. One: make bench BENCH=throughput

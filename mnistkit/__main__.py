@@ -8,7 +8,7 @@ tune           a distributed keras-tuner search: a chief and N workers on this m
 tune-node      one chief or worker of such a search (its role from KERASTUNER_TUNER_ID), for several hosts.
 leaderboard    print every logged run of the active profile, best validation accuracy first.
 run-notebooks  execute every numbered notebook in place, top to bottom in a fresh kernel, printing
-               each one's wall time and stopping at the first that fails.
+               each one's wall time and stopping at the first that fails; --jobs N runs up to N at a time.
 """
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def _doctor(args) -> int:
 
 
 def _run_notebooks(args) -> int:
-    from .notebooks import NotebookError, execute_notebook, notebook_paths
+    from .notebooks import NotebookError, notebook_paths, run_series, side_by_side_line
 
     if not Path(args.folder).is_dir():
         raise ValueError(f"{args.folder} is not a folder; give the folder of the notebooks (default: notebooks)")
@@ -92,16 +92,16 @@ def _run_notebooks(args) -> int:
         only = f" whose names start with {' or '.join(args.only)}" if args.only else ""
         raise ValueError(f"no numbered notebooks (NN_name.ipynb){only} in {args.folder}")
     prof, failed = config.profile(), config.artifacts_dir() / "failed-notebooks"
-    total = 0.0
-    for path in paths:
-        print(f"{path.name:<34} running ({prof.name} profile) ...", flush=True)
-        try:
-            seconds = execute_notebook(path, failed_dir=failed)
-        except NotebookError as exc:
-            print(f"{path.name:<34} FAILED: {exc}", file=sys.stderr)
-            return 1
-        total += seconds
-        print(f"{path.name:<34} {seconds:8.1f} s", flush=True)
+    jobs = args.jobs or config.RUN_JOBS[prof.name]
+    if jobs > 1:  # doctor --calibrate refuses such a log: a notebook's time beside another is not its time alone
+        print(side_by_side_line(jobs), flush=True)
+    try:
+        total = run_series(paths, jobs=jobs, failed_dir=failed,
+                           started=lambda path: print(f"{path.name:<34} running ({prof.name} profile) ...", flush=True),
+                           finished=lambda path, seconds: print(f"{path.name:<34} {seconds:8.1f} s", flush=True))
+    except NotebookError as exc:
+        print(f"{exc.notebook.name if exc.notebook else '':<34} FAILED: {exc}", file=sys.stderr)
+        return 1
     print(f"{'all notebooks':<34} {total:8.1f} s")
     if prof.name != "full":  # the committed lessons hold full-profile outputs: say they were written over
         print(f"{args.folder} now holds the {prof.name} profile's outputs, saved in place (in a git clone, "
@@ -261,6 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("folder", nargs="?", default="notebooks")
     run.add_argument("--only", nargs="+", metavar="PREFIX",
                      help="only notebooks whose names start so, e.g. --only 04 05")
+    run.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
+                     help="notebooks run at a time, where their metadata says they read nothing of the others' "
+                          "(default: 1 in the full profile, 2 in the others)")
     run.set_defaults(func=_run_notebooks)
     for command in sub.choices.values():  # an unknown option points to the help of the command it was given to
         command.set_defaults(command_parser=command)

@@ -8,6 +8,7 @@ and at most 2 trials where a search's trials are counted (06 sizes its compariso
 epochs), one seed; 08 compares what 02-07 saved instead of training more seeds.
 ``quick`` is for tests: a small training subset, 1-2 epochs and at most 3 counted trials.
 No profile shrinks the test set, except 09 in ``quick`` (2 000 test images for its conversions).
+``make run`` runs one notebook at a time in ``full`` and up to two at a time in the others (``RUN_JOBS``).
 
 Environment variables
 ---------------------
@@ -80,6 +81,10 @@ class Profile:
 FULL = Profile("full", train_size=None, max_epochs=None, max_trials=None, seeds=(42, 43, 44))
 WORKSHOP = Profile("workshop", train_size=None, max_epochs=4, max_trials=2, seeds=(42,), epoch_fraction=0.25)
 QUICK = Profile("quick", train_size=4_000, max_epochs=2, max_trials=3, seeds=(42,))
+# How many notebooks ``run-notebooks`` (``make run``) runs at a time, by default: in ``full`` one, so that each
+# footer is the notebook's time alone (the README's series table and doctor's predictions use them); elsewhere two,
+# among the notebooks whose metadata says they read nothing of the others' (notebooks.waits_for).
+RUN_JOBS = {"full": 1, "workshop": 2, "quick": 2}
 
 
 def profile(name: str | None = None) -> Profile:

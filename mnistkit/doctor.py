@@ -189,10 +189,16 @@ def wall_times_from_footers(folder: Path, profile: str = "full") -> dict[str, fl
 
 
 def _read_log(path: Path) -> str:
+    from .notebooks import SIDE_BY_SIDE
+
     try:
-        return path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise ValueError(f"{path}: not a text log; give what 'python -m mnistkit run-notebooks' printed") from None
+    if SIDE_BY_SIDE.search(text):
+        raise ValueError(f"{path}: run-notebooks ran notebooks side by side there, so their times are not each "
+                         "one's alone; calibrate from a run with --jobs 1")
+    return text
 
 
 def calibrate(sources: dict[str, str], *, notebooks: Path, path: Path = TIMINGS, probe=speed_probe) -> dict:
@@ -258,6 +264,7 @@ def _verdict(checks: list[Check], predicted: dict, out) -> int:
     if failed:
         out(f"verdict: NOT READY: {'; '.join(f'{c.name}: {c.remedy}' for c in failed)}")
         return 1
-    out(f"verdict: ready; the workshop profile takes about {sum(predicted.get('workshop', {}).values()) / 60:.0f} "
-        "min here (MNISTKIT_PROFILE=workshop make run)")
+    out(f"verdict: ready; the workshop profile's notebooks take about "
+        f"{sum(predicted.get('workshop', {}).values()) / 60:.0f} min here one after another (MNISTKIT_PROFILE=workshop "
+        "make run runs some side by side: less)")
     return 0

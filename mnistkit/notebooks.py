@@ -1,10 +1,12 @@
-"""Execute the numbered notebooks in place, each in a fresh kernel (``make run``)."""
+"""Execute the numbered notebooks in place, each in a fresh kernel (``make run``), one or more at a time."""
 from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import re
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -14,10 +16,19 @@ ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 # After a Ctrl-C, a kernel still running this long is killed, as by a second Ctrl-C. The outcome is the same (the
 # command stops and saves nothing), and an idle kernel hit by SIGINT can lose the reply nbclient waits for.
 KILL_AFTER_S = 3
+# The first line run-notebooks prints when it runs notebooks side by side: doctor --calibrate refuses such a log.
+SIDE_BY_SIDE = re.compile(r"^up to (\d+) notebooks at a time", re.M)
+
+
+def side_by_side_line(jobs: int) -> str:
+    return f"up to {jobs} notebooks at a time, where they read nothing of each other's (--jobs 1: one at a time)"
 
 
 class NotebookError(RuntimeError):
-    """A notebook that could not be read, run or saved; the message says which, and where any copy went."""
+    """A notebook that could not be read, run or saved; the message says why, and where any copy went;
+    ``notebook`` is its path when ``run_series`` raised it."""
+
+    notebook: Path | None = None
 
 
 def notebook_paths(folder: str | Path) -> list[Path]:
@@ -25,8 +36,124 @@ def notebook_paths(folder: str | Path) -> list[Path]:
     return sorted(p for p in Path(folder).glob("[0-9][0-9]_*.ipynb") if p.is_file())
 
 
-def execute_notebook(path: str | Path, *, failed_dir: str | Path | None = None, timeout: int | None = None) -> float:
+def reads(path: str | Path) -> tuple[str, ...] | None:
+    """The notebooks whose results ``path`` reads, as its metadata lists them under ``mnistkit.reads`` (their
+    numbers, such as ``["05"]``; ``[]`` for none); None when its metadata does not say."""
+    import nbformat
+
+    try:
+        listed = nbformat.read(path, as_version=4).metadata.get("mnistkit", {}).get("reads")
+    except Exception as exc:  # not JSON, not a notebook, metadata not a mapping
+        raise NotebookError(f"cannot read {path} as a notebook ({type(exc).__name__}: {exc})") from exc
+    if listed is None:
+        return None
+    if not isinstance(listed, list) or not all(isinstance(n, str) and re.fullmatch(r"\d\d", n) for n in listed):
+        raise NotebookError(f"{path}: its metadata mnistkit.reads must list notebook numbers, such as [\"05\"] (or [] "
+                            f"for none), not {listed!r}")
+    return tuple(listed)
+
+
+def waits_for(paths: list[Path]) -> dict[Path, list[Path]]:
+    """For each notebook of ``paths`` (in series order), the ones before it that must finish before it starts: those
+    its metadata ``mnistkit.reads`` lists, or every one before it when it lists nothing (a notebook that compares
+    what the earlier ones logged or saved, as 07 and 08 do)."""
+    waits = {}
+    for i, path in enumerate(paths):
+        listed = reads(path)
+        waits[path] = paths[:i] if listed is None else [p for p in paths[:i] if p.name[:2] in listed]
+    return waits
+
+
+def run_series(paths: list[Path], *, jobs: int = 1, failed_dir: str | Path | None = None, started=None,
+               finished=None) -> float:
+    """Run ``paths`` (in series order), up to ``jobs`` at a time, each once the notebooks it waits for
+    (``waits_for``) have finished, those that more of the others wait for first; ``started(path)`` and
+    ``finished(path, seconds)`` are called as they do. Returns the wall time.
+
+    A failing notebook stops any more from starting; those already running finish and are saved, then its
+    ``NotebookError`` is raised. Ctrl-C interrupts every running notebook, as ``execute_notebook`` does one, and
+    raises ``KeyboardInterrupt`` once they have stopped.
+    """
+    started, finished = started or (lambda path: None), finished or (lambda path, seconds: None)
+
+    def execute(path, on_ctrl_c=None):
+        try:
+            return execute_notebook(path, failed_dir=failed_dir, on_ctrl_c=on_ctrl_c)
+        except NotebookError as exc:
+            exc.notebook = Path(path)
+            raise
+
+    begin = time.perf_counter()
+    if jobs == 1:  # in this thread, so Ctrl-C reaches the kernel through the event loop, as execute_notebook says
+        for path in paths:
+            started(path)
+            finished(path, execute(path))
+        return time.perf_counter() - begin
+    waits, done = waits_for(paths), set()
+    # first the notebooks that more of the others wait for (05, which 06 reads), then in series order
+    pending = sorted(paths, key=lambda path: (-sum(path in waits[other] for other in paths), paths.index(path)))
+    running, threads, results, ctrl_c_handlers, stop = set(), {}, queue.Queue(), {}, []
+
+    def run(path):
+        def keep_handler(ctrl_c):  # this notebook's Ctrl-C, for this thread to pass on; a Ctrl-C before it was
+            ctrl_c_handlers[path] = ctrl_c  # kept still reaches it, before its first cell
+            if stop:
+                ctrl_c(later=_in_a_thread)
+        try:
+            results.put((path, execute(path, on_ctrl_c=keep_handler)))
+        except BaseException as exc:  # NotebookError, KeyboardInterrupt: the main thread decides
+            results.put((path, exc))
+
+    failure = None
+    while pending or running:
+        try:  # a Ctrl-C, wherever it lands in here: to every running notebook; a second one kills their kernels
+            ready = [p for p in pending if set(waits[p]) <= done] if failure is None and not stop else []
+            for path in ready[:jobs - len(running)]:
+                pending.remove(path)
+                started(path)
+                threads[path] = threading.Thread(target=run, args=(path,), daemon=True)
+                threads[path].start()
+                running.add(path)
+            if not running:  # nothing can start: a failure or a Ctrl-C stopped the rest
+                break
+            path, outcome = results.get(timeout=1)
+        except queue.Empty:  # after a Ctrl-C, a result it cut off is lost: its thread has ended, so stop waiting
+            running -= {p for p in running if stop and not threads[p].is_alive()}
+            continue
+        except KeyboardInterrupt:
+            stop.append(True)
+            for path in running:
+                if path in ctrl_c_handlers:
+                    ctrl_c_handlers[path](later=_in_a_thread)
+            continue
+        running.discard(path)
+        if isinstance(outcome, KeyboardInterrupt):
+            stop.append(True)
+        elif isinstance(outcome, BaseException):
+            failure = failure or outcome
+        else:
+            done.add(path)
+            finished(path, outcome)
+    if stop:
+        raise KeyboardInterrupt
+    if failure is not None:
+        raise failure
+    return time.perf_counter() - begin
+
+
+def _in_a_thread(delay, function, *args):
+    """``loop.call_later`` for a thread with no event loop: ``function(*args)`` after ``delay`` seconds."""
+    timer = threading.Timer(delay, function, args)
+    timer.daemon = True
+    timer.start()
+
+
+def execute_notebook(path: str | Path, *, failed_dir: str | Path | None = None, timeout: int | None = None,
+                     on_ctrl_c=None) -> float:
     """Run every cell of ``path`` top to bottom in a fresh kernel and save it in place; returns the wall time in s.
+
+    ``on_ctrl_c``, when given, receives the function that acts on a Ctrl-C for this notebook, for a caller whose
+    own thread gets the Ctrl-C (``run_series`` running several notebooks, each in a thread of its own).
 
     Raises
     ------
@@ -49,7 +176,9 @@ def execute_notebook(path: str | Path, *, failed_dir: str | Path | None = None, 
                             extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
-    interrupted = _interrupt_the_kernel_on_ctrl_c(client)
+    interrupted, ctrl_c = _interrupt_the_kernel_on_ctrl_c(client)
+    if on_ctrl_c is not None:
+        on_ctrl_c(ctrl_c)
     try:
         client.execute()
     except Exception as exc:
@@ -69,11 +198,12 @@ def execute_notebook(path: str | Path, *, failed_dir: str | Path | None = None, 
     return seconds
 
 
-def _interrupt_the_kernel_on_ctrl_c(client) -> list:
+def _interrupt_the_kernel_on_ctrl_c(client) -> tuple[list, object]:
     """Make Ctrl-C interrupt the running cell, as Jupyter's stop button does, instead of nbclient's default of
     shutting the kernel down mid-cell (which leaves it printing a traceback); between two cells it stops before the
     next one. A second Ctrl-C, or a kernel still running ``KILL_AFTER_S`` after the first, kills the kernel.
-    Returns the list that records each Ctrl-C."""
+    Returns the list that records each Ctrl-C, and the handler, which takes the ``later`` that runs the kill timer
+    (default: the event loop's ``call_later``, in the client's thread)."""
     import asyncio
 
     interrupts, cell_running = [], []
@@ -85,13 +215,13 @@ def _interrupt_the_kernel_on_ctrl_c(client) -> list:
             with contextlib.suppress(ProcessLookupError):  # it has just exited: nbclient reports that
                 os.killpg(pid, sig)
 
-    def on_ctrl_c():
+    def on_ctrl_c(later=None):
         interrupts.append(signal.SIGINT)
         if len(interrupts) > 1:
             signal_kernel(signal.SIGKILL)
         elif cell_running:  # an idle kernel hit by SIGINT can lose a reply: hence the kill if it does not stop
             signal_kernel(signal.SIGINT)
-            asyncio.get_running_loop().call_later(KILL_AFTER_S, signal_kernel, signal.SIGKILL)
+            (later or asyncio.get_running_loop().call_later)(KILL_AFTER_S, signal_kernel, signal.SIGKILL)
 
     def take_over_ctrl_c(**_):  # nbclient's hook once the kernel is up, after nbclient set its own handler
         try:
@@ -106,7 +236,7 @@ def _interrupt_the_kernel_on_ctrl_c(client) -> list:
     client.on_notebook_start, client.on_cell_start = take_over_ctrl_c, before_a_cell
     client.on_cell_execute = lambda **_: cell_running.append(True)  # just before the request goes out
     client.on_cell_executed = lambda **_: cell_running.clear()  # once its reply is in
-    return interrupts
+    return interrupts, on_ctrl_c
 
 
 def _keep(nb, path: Path, failed_dir) -> str:

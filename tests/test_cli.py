@@ -144,9 +144,139 @@ def test_ctrl_c_is_one_line_and_exit_130_not_a_traceback(tmp_path):
     assert stderr.strip().splitlines()[-1] == "interrupted: doctor stopped" and "Traceback" not in stderr
 
 
-def write_notebook(path, *sources):
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources]), path)
+def write_notebook(path, *sources, reads=None):
+    """A notebook of code cells; ``reads``, when given, goes in its metadata as ``mnistkit.reads``."""
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    if reads is not None:
+        notebook.metadata["mnistkit"] = {"reads": reads}
+    nbformat.write(notebook, path)
     return path
+
+
+def stamps(folder, name, *middle):
+    """Cells that write when the notebook ``name`` started and ended (time.time()) into ``folder``."""
+    return (f"import time; open({str(folder / (name + '.start'))!r}, 'w').write(repr(time.time()))", *middle,
+            f"import time; open({str(folder / (name + '.end'))!r}, 'w').write(repr(time.time()))")
+
+
+def test_a_notebook_waits_for_what_its_metadata_says_it_reads_and_else_for_every_one_before_it(tmp_path):
+    from mnistkit.notebooks import NotebookError, waits_for
+
+    paths = [write_notebook(tmp_path / "01_a.ipynb", "1", reads=[]), write_notebook(tmp_path / "02_b.ipynb", "1"),
+             write_notebook(tmp_path / "03_c.ipynb", "1", reads=["01"]),
+             write_notebook(tmp_path / "04_d.ipynb", "1", reads=[])]
+    assert waits_for(paths) == {paths[0]: [], paths[1]: paths[:1], paths[2]: paths[:1], paths[3]: []}
+    assert waits_for(paths[2:]) == {paths[2]: [], paths[3]: []}  # --only 03 04: 01 is not in this run
+    write_notebook(tmp_path / "05_e.ipynb", "1", reads="01")
+    with pytest.raises(NotebookError, match=r"05_e.ipynb: its metadata mnistkit.reads must list notebook numbers"):
+        waits_for([tmp_path / "05_e.ipynb"])
+
+
+def test_run_series_starts_first_what_more_notebooks_wait_for_and_nothing_before_what_it_reads(tmp_path,
+                                                                                                monkeypatch):
+    """The schedule alone (each notebook's run replaced by a short sleep): 02 is read by 03 and 04, so it starts
+    first; 03 starts once 02 has ended, 04 (no metadata) once all three have."""
+    import threading
+    import time
+
+    from mnistkit import notebooks
+
+    paths = [write_notebook(tmp_path / "01_a.ipynb", "1", reads=[]),
+             write_notebook(tmp_path / "02_b.ipynb", "1", reads=[]),
+             write_notebook(tmp_path / "03_c.ipynb", "1", reads=["02"]), write_notebook(tmp_path / "04_d.ipynb", "1")]
+    events, lock = [], threading.Lock()
+
+    def sleep_instead(path, **_):
+        with lock:
+            events.append(("start", path.name[:2]))
+        time.sleep(0.3 if path.name.startswith("01") else 0.1)
+        with lock:
+            events.append(("end", path.name[:2]))
+        return 0.1
+
+    monkeypatch.setattr(notebooks, "execute_notebook", sleep_instead)
+    started, finished = [], []
+    notebooks.run_series(paths, jobs=2, started=lambda p: started.append(p.name[:2]),
+                         finished=lambda p, s: finished.append(p.name[:2]))
+    assert started == ["02", "01", "03", "04"] and sorted(finished) == ["01", "02", "03", "04"]
+    assert events.index(("start", "03")) > events.index(("end", "02"))
+    assert events.index(("start", "04")) > max(events.index(("end", n)) for n in ("01", "02", "03"))
+    assert events.index(("start", "03")) < events.index(("end", "01"))  # beside 01, which it does not read
+
+
+@pytest.mark.cli
+def test_run_notebooks_jobs_2_runs_side_by_side_what_reads_nothing_and_the_rest_after(tmp_path, monkeypatch, capsys):
+    """01 and 02 read nothing of each other's: with --jobs 2 they overlap; 03 says nothing, so it waits for both."""
+    from mnistkit import doctor
+    from mnistkit.__main__ import main
+
+    monkeypatch.setenv("MNISTKIT_ARTIFACTS", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("MNISTKIT_PROFILE", "full")
+    write_notebook(tmp_path / "01_a.ipynb", *stamps(tmp_path, "01", "import time; time.sleep(2)"), reads=[])
+    write_notebook(tmp_path / "02_b.ipynb", *stamps(tmp_path, "02", "import time; time.sleep(2)"), reads=[])
+    write_notebook(tmp_path / "03_c.ipynb", *stamps(tmp_path, "03"))
+    assert main(["run-notebooks", str(tmp_path), "--jobs", "2"]) == 0
+    out = capsys.readouterr().out
+    at = {f"{n}.{e}": float((tmp_path / f"{n}.{e}").read_text()) for n in ("01", "02", "03") for e in ("start", "end")}
+    assert at["02.start"] < at["01.end"] and at["01.start"] < at["02.end"], at  # side by side
+    assert at["03.start"] > max(at["01.end"], at["02.end"]), at
+    assert out.splitlines()[0].startswith("up to 2 notebooks at a time") and "all notebooks" in out.splitlines()[-1]
+    assert set(doctor.wall_times_from_log(out)) == {"01_a", "02_b", "03_c"}
+    with pytest.raises(ValueError, match="ran notebooks side by side"):  # those times are not each one's alone
+        doctor.calibrate({"workshop": _log(tmp_path, out)}, notebooks=tmp_path, path=tmp_path / "t.json",
+                         probe=lambda: 1.0)
+
+
+def _log(folder, text):
+    path = folder / "run.log"
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.cli
+def test_run_notebooks_jobs_2_lets_the_running_notebook_finish_after_a_failure_and_starts_no_more(tmp_path,
+                                                                                                  monkeypatch, capsys):
+    from mnistkit.__main__ import main
+
+    monkeypatch.setenv("MNISTKIT_ARTIFACTS", str(tmp_path / "artifacts"))
+    broken = write_notebook(tmp_path / "01_broken.ipynb", "1 / 0", reads=[])
+    before = broken.read_bytes()
+    write_notebook(tmp_path / "02_slow.ipynb", "import time; time.sleep(2)", "print('done')", reads=[])
+    write_notebook(tmp_path / "03_never.ipynb", "print('ran')")
+    assert main(["run-notebooks", str(tmp_path), "--jobs", "2"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.startswith("01_broken.ipynb") and "FAILED:" in captured.err
+    assert "ZeroDivisionError" in captured.err and broken.read_bytes() == before
+    assert nbformat.read(tmp_path / "02_slow.ipynb", as_version=4).cells[1].outputs[0].text == "done\n"
+    assert "03_never" not in captured.out
+    assert nbformat.read(tmp_path / "03_never.ipynb", as_version=4).cells[0].outputs == []
+
+
+@pytest.mark.cli
+def test_ctrl_c_in_run_notebooks_jobs_2_stops_every_running_notebook_in_one_line(tmp_path):
+    """Two notebooks side by side, both in a long cell: one Ctrl-C stops both and the command (exit 130, one line),
+    saves neither and starts nothing more."""
+    import signal
+    import time
+
+    started = [tmp_path / "01.started", tmp_path / "02.started"]
+    notebooks = [write_notebook(tmp_path / f"0{i}_slow.ipynb", f"open({str(mark)!r}, 'w').close()",
+                                "import time\ntime.sleep(120)", reads=[]) for i, mark in enumerate(started, 1)]
+    write_notebook(tmp_path / "03_never.ipynb", f"open({str(tmp_path / '03.ran')!r}, 'w').close()")
+    before = [n.read_bytes() for n in notebooks]
+    env = {**os.environ, "MNISTKIT_ARTIFACTS": str(tmp_path / "a"), "MNISTKIT_PROFILE": "full"}
+    proc = subprocess.Popen([sys.executable, "-m", "mnistkit", "run-notebooks", str(tmp_path), "--jobs", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=ctrl_c_as_at_a_terminal)
+    deadline = time.monotonic() + 120
+    while not all(m.exists() for m in started) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    time.sleep(1)  # into the sleeping cells
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert stderr.strip().splitlines() == ["interrupted: run-notebooks stopped"], stderr
+    assert [n.read_bytes() for n in notebooks] == before and not (tmp_path / "03.ran").exists()
 
 
 @pytest.mark.cli
@@ -236,7 +366,7 @@ def test_the_kill_after_a_ctrl_c_is_harmless_once_nbclient_has_cleaned_up(monkey
                               preexec_fn=ctrl_c_as_at_a_terminal)
     km = SimpleNamespace(has_kernel=True, provisioner=SimpleNamespace(pid=kernel.pid))
     client = SimpleNamespace(km=km)
-    interrupts = notebooks._interrupt_the_kernel_on_ctrl_c(client)
+    interrupts, _ = notebooks._interrupt_the_kernel_on_ctrl_c(client)
     errors = []
 
     async def ctrl_c_then_cleanup():

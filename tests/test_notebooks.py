@@ -34,6 +34,36 @@ def test_each_lesson_writes_its_models_compile_and_fit_as_keras(lesson):
     assert "mk.recipes" not in code and "mk.models.build_" not in code, f"{path.name} builds a model out of sight"
 
 
+def test_the_lessons_that_run_side_by_side_are_the_ones_that_say_so():
+    """make run in the workshop profile runs 01-05 two at a time (06 after 05, whose runs it compares); 07 and 08
+    compare what the others logged and saved and say nothing in their metadata, so they wait for every lesson before
+    them; 09 loads the models 05-07 saved (07's CNNs; its Your turn any of them), so it can run beside 08."""
+    from mnistkit.notebooks import waits_for
+
+    lessons = notebook_paths(NOTEBOOKS)
+    waits = {path.name[:2]: [p.name[:2] for p in before] for path, before in waits_for(lessons).items()}
+    assert waits == {"01": [], "02": [], "03": [], "04": [], "05": [], "06": ["05"],
+                     "07": ["01", "02", "03", "04", "05", "06"], "08": ["01", "02", "03", "04", "05", "06", "07"],
+                     "09": ["05", "06", "07"]}
+
+
+@pytest.mark.parametrize("path", [p for p in notebook_paths(NOTEBOOKS)
+                                  if nbformat.read(p, as_version=4).metadata.get("mnistkit", {}).get("reads")
+                                  is not None], ids=lambda p: p.stem)
+def test_a_lesson_that_lists_what_it_reads_reads_nothing_else_of_the_others(path):
+    """Its metadata ``mnistkit.reads`` lets it run beside the lessons it does not list: so it must not read the runs
+    they log (a leaderboard of notebooks it does not list, latest_runs, read_records)."""
+    listed = nbformat.read(path, as_version=4).metadata["mnistkit"]["reads"]
+    code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+    assert not re.search(r"\b(latest_runs|read_records)\(", code), path.name
+    for call in re.finditer(r"leaderboard\((.*)", code):  # to the end of its line
+        notebooks = re.search(r"notebook=(\([^)]*\)|\w+)", call.group(1))
+        assert notebooks, f"{path.name}: {call.group(0)} reads every notebook's runs"
+        names = [n.strip() for n in notebooks.group(1).strip("()").split(",") if n.strip()]
+        others = [n for n in names if n != "NOTEBOOK" and n.strip("'\"")[:2] not in listed]
+        assert not others, f"{path.name}: {call.group(0)} reads {others}, which its metadata does not list"
+
+
 @pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("**/0*.ipynb")), ids=lambda p: p.stem)
 def test_tensorflow_is_imported_quietly_before_keras_in_view(path):
     """Without the call, TensorFlow's C++ start-up lines land in the first cell as stderr; the call is in view."""

@@ -28,7 +28,9 @@ class NotebookError(RuntimeError):
     """A notebook that could not be read, run or saved; the message says why, and where any copy went;
     ``notebook`` is its path when ``run_series`` raised it."""
 
-    notebook: Path | None = None
+    def __init__(self, message: str, notebook: str | Path | None = None):
+        super().__init__(message)
+        self.notebook = Path(notebook) if notebook is not None else None
 
 
 def notebook_paths(folder: str | Path) -> list[Path]:
@@ -38,18 +40,22 @@ def notebook_paths(folder: str | Path) -> list[Path]:
 
 def reads(path: str | Path) -> tuple[str, ...] | None:
     """The notebooks whose results ``path`` reads, as its metadata lists them under ``mnistkit.reads`` (their
-    numbers, such as ``["05"]``; ``[]`` for none); None when its metadata does not say."""
+    numbers, such as ``["05"]``, each before its own; ``[]`` for none); None when its metadata does not say."""
     import nbformat
 
+    path = Path(path)
     try:
-        listed = nbformat.read(path, as_version=4).metadata.get("mnistkit", {}).get("reads")
-    except Exception as exc:  # not JSON, not a notebook, metadata not a mapping
-        raise NotebookError(f"cannot read {path} as a notebook ({type(exc).__name__}: {exc})") from exc
+        metadata = nbformat.read(path, as_version=4).metadata
+    except Exception as exc:  # not JSON, not a notebook
+        raise NotebookError(f"cannot read {path} as a notebook ({type(exc).__name__}: {exc})", path) from exc
+    ours = metadata.get("mnistkit", {})
+    listed = ours.get("reads") if isinstance(ours, dict) else ours
     if listed is None:
         return None
-    if not isinstance(listed, list) or not all(isinstance(n, str) and re.fullmatch(r"\d\d", n) for n in listed):
-        raise NotebookError(f"{path}: its metadata mnistkit.reads must list notebook numbers, such as [\"05\"] (or [] "
-                            f"for none), not {listed!r}")
+    if not isinstance(ours, dict) or not isinstance(listed, list) or not all(
+            isinstance(n, str) and re.fullmatch(r"\d\d", n) and n < path.name[:2] for n in listed):
+        raise NotebookError(f"{path}: its metadata mnistkit.reads must list the numbers of notebooks before it, such "
+                            f"as {{\"reads\": [\"05\"]}} (or [] for none), not {ours!r}", path)
     return tuple(listed)
 
 
@@ -65,33 +71,23 @@ def waits_for(paths: list[Path]) -> dict[Path, list[Path]]:
 
 
 def run_series(paths: list[Path], *, jobs: int = 1, failed_dir: str | Path | None = None, started=None,
-               finished=None) -> float:
+               finished=None, failed=None) -> float:
     """Run ``paths`` (in series order), up to ``jobs`` at a time, each once the notebooks it waits for
-    (``waits_for``) have finished, those that more of the others wait for first; ``started(path)`` and
-    ``finished(path, seconds)`` are called as they do. Returns the wall time.
+    (``waits_for``) have finished; side by side, those that more of the others wait for start first.
+    ``started(path)``, ``finished(path, seconds)`` and ``failed(path, error)`` are called as they happen. Returns the
+    wall time.
 
-    A failing notebook stops any more from starting; those already running finish and are saved, then its
-    ``NotebookError`` is raised. Ctrl-C interrupts every running notebook, as ``execute_notebook`` does one, and
-    raises ``KeyboardInterrupt`` once they have stopped.
+    A failing notebook stops any more from starting; those already running finish (and are saved, or fail too), then
+    the first ``NotebookError`` is raised. Each notebook runs in a thread of its own, so a Ctrl-C reaches this one:
+    it interrupts every running notebook, as Jupyter's stop button does (a second one kills their kernels), and
+    ``KeyboardInterrupt`` is raised once they have stopped.
     """
     started, finished = started or (lambda path: None), finished or (lambda path, seconds: None)
-
-    def execute(path, on_ctrl_c=None):
-        try:
-            return execute_notebook(path, failed_dir=failed_dir, on_ctrl_c=on_ctrl_c)
-        except NotebookError as exc:
-            exc.notebook = Path(path)
-            raise
-
-    begin = time.perf_counter()
-    if jobs == 1:  # in this thread, so Ctrl-C reaches the kernel through the event loop, as execute_notebook says
-        for path in paths:
-            started(path)
-            finished(path, execute(path))
-        return time.perf_counter() - begin
-    waits, done = waits_for(paths), set()
-    # first the notebooks that more of the others wait for (05, which 06 reads), then in series order
-    pending = sorted(paths, key=lambda path: (-sum(path in waits[other] for other in paths), paths.index(path)))
+    failed = failed or (lambda path, error: None)
+    waits, done, failures = waits_for(paths), set(), []
+    # side by side, first the notebooks that more of the others wait for (05, which 06 reads); else in series order
+    pending = sorted(paths, key=lambda path: (-sum(path in waits[other] for other in paths) if jobs > 1 else 0,
+                                              paths.index(path)))
     running, threads, results, ctrl_c_handlers, stop = set(), {}, queue.Queue(), {}, []
 
     def run(path):
@@ -100,14 +96,14 @@ def run_series(paths: list[Path], *, jobs: int = 1, failed_dir: str | Path | Non
             if stop:
                 ctrl_c(later=_in_a_thread)
         try:
-            results.put((path, execute(path, on_ctrl_c=keep_handler)))
+            results.put((path, execute_notebook(path, failed_dir=failed_dir, on_ctrl_c=keep_handler)))
         except BaseException as exc:  # NotebookError, KeyboardInterrupt: the main thread decides
             results.put((path, exc))
 
-    failure = None
+    begin = time.perf_counter()
     while pending or running:
         try:  # a Ctrl-C, wherever it lands in here: to every running notebook; a second one kills their kernels
-            ready = [p for p in pending if set(waits[p]) <= done] if failure is None and not stop else []
+            ready = [p for p in pending if set(waits[p]) <= done] if not failures and not stop else []
             for path in ready[:jobs - len(running)]:
                 pending.remove(path)
                 started(path)
@@ -129,15 +125,19 @@ def run_series(paths: list[Path], *, jobs: int = 1, failed_dir: str | Path | Non
         running.discard(path)
         if isinstance(outcome, KeyboardInterrupt):
             stop.append(True)
+        elif isinstance(outcome, NotebookError):
+            outcome.notebook = path
+            failures.append(outcome)
+            failed(path, outcome)
         elif isinstance(outcome, BaseException):
-            failure = failure or outcome
+            raise outcome
         else:
             done.add(path)
             finished(path, outcome)
     if stop:
         raise KeyboardInterrupt
-    if failure is not None:
-        raise failure
+    if failures:
+        raise failures[0]
     return time.perf_counter() - begin
 
 

@@ -167,8 +167,15 @@ def test_a_notebook_waits_for_what_its_metadata_says_it_reads_and_else_for_every
              write_notebook(tmp_path / "04_d.ipynb", "1", reads=[])]
     assert waits_for(paths) == {paths[0]: [], paths[1]: paths[:1], paths[2]: paths[:1], paths[3]: []}
     assert waits_for(paths[2:]) == {paths[2]: [], paths[3]: []}  # --only 03 04: 01 is not in this run
-    write_notebook(tmp_path / "05_e.ipynb", "1", reads="01")
-    with pytest.raises(NotebookError, match=r"05_e.ipynb: its metadata mnistkit.reads must list notebook numbers"):
+    for wrong in ("01", [1], ["5"], ["05"], ["50"]):  # not a list, not numbers, itself, after it (a typo for 05?)
+        write_notebook(tmp_path / "05_e.ipynb", "1", reads=wrong)
+        with pytest.raises(NotebookError, match=r"05_e.ipynb: its metadata mnistkit.reads must list the num") as bad:
+            waits_for([tmp_path / "05_e.ipynb"])
+        assert bad.value.notebook == tmp_path / "05_e.ipynb"  # run-notebooks names it at the start of its line
+    notebook = nbformat.read(tmp_path / "05_e.ipynb", as_version=4)
+    notebook.metadata["mnistkit"] = ["01"]  # not a mapping: said so, not "cannot read it as a notebook"
+    nbformat.write(notebook, tmp_path / "05_e.ipynb")
+    with pytest.raises(NotebookError, match=r"must list the numbers of notebooks before it.*not \['01'\]"):
         waits_for([tmp_path / "05_e.ipynb"])
 
 
@@ -250,6 +257,10 @@ def test_run_notebooks_jobs_2_lets_the_running_notebook_finish_after_a_failure_a
     assert nbformat.read(tmp_path / "02_slow.ipynb", as_version=4).cells[1].outputs[0].text == "done\n"
     assert "03_never" not in captured.out
     assert nbformat.read(tmp_path / "03_never.ipynb", as_version=4).cells[0].outputs == []
+    write_notebook(tmp_path / "02_slow.ipynb", "import time; time.sleep(1)", "1 / 0", reads=[])
+    assert main(["run-notebooks", str(tmp_path), "--jobs", "2"]) == 1  # both fail, side by side: both are named
+    failed = [line.split()[0] for line in capsys.readouterr().err.splitlines() if " FAILED: " in line]
+    assert failed == ["01_broken.ipynb", "02_slow.ipynb"], failed
 
 
 @pytest.mark.cli

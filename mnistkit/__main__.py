@@ -8,7 +8,8 @@ tune           a distributed keras-tuner search: a chief and N workers on this m
 tune-node      one chief or worker of such a search (its role from KERASTUNER_TUNER_ID), for several hosts.
 leaderboard    print every logged run of the active profile, best validation accuracy first.
 run-notebooks  execute every numbered notebook in place, top to bottom in a fresh kernel, printing
-               each one's wall time and stopping at the first that fails; --jobs N runs up to N at a time.
+               each one's wall time and starting no more once one fails; --jobs N runs up to N at a
+               time (default 1 in the full profile, 2 in the others).
 """
 from __future__ import annotations
 
@@ -71,7 +72,7 @@ def _doctor(args) -> int:
     unreadable = [f"{prof}={log}" for prof, log in pairs.items() if not Path(log).is_file()]
     if unreadable:
         raise ValueError(f"no such log: {', '.join(unreadable)}; give PROFILE=LOG, LOG being the file of what "
-                         "'python -m mnistkit run-notebooks' printed in that profile")
+                         "'python -m mnistkit run-notebooks --jobs 1' printed in that profile")
     notebooks = Path(args.notebooks or "notebooks")
     if "full" not in pairs and not notebooks.is_dir():
         raise ValueError(f"{notebooks} is not a folder; give --notebooks FOLDER, the lessons whose footers give the "
@@ -234,7 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.set_defaults(func=_fetch)
     doctor = sub.add_parser("doctor", help="is this machine ready? versions, data, hardware, predicted wall times")
     doctor.add_argument("--calibrate", nargs="+", metavar="PROFILE=LOG",
-                        help="maintainers: rewrite timings.json from run-notebooks logs measured on this machine")
+                        help="maintainers: rewrite timings.json from run-notebooks logs measured on this machine, "
+                             "one notebook at a time (--jobs 1)")
     doctor.add_argument("--notebooks", help="with --calibrate: the lessons whose footers give the full profile's "
                                             "times (default: notebooks)")
     doctor.set_defaults(func=_doctor)

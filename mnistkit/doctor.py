@@ -4,8 +4,9 @@ It checks the installed versions against ``requirements.lock``, verifies the dat
 names the CPU, cores and GPU, checks free disk, and times a short speed probe. The probe's time against the
 probe time of the machine in ``timings.json`` scales that machine's measured wall times to this one.
 ``python -m mnistkit doctor --calibrate full=LOG workshop=LOG ...`` rewrites ``timings.json`` from
-``run-notebooks`` logs measured on this machine (for ``full`` the committed notebooks' footers serve too); its
-optional ``notes`` ({profile: text}) say how those times were measured, and the report prints them.
+``run-notebooks --jobs 1`` logs measured on this machine, one notebook at a time (for ``full`` the committed
+notebooks' footers serve too); its optional ``notes`` ({profile: text}) say how those times were measured, and the
+report prints them.
 """
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import queue
 import re
@@ -41,12 +42,12 @@ def notebook_paths(folder: str | Path) -> list[Path]:
 def reads(path: str | Path) -> tuple[str, ...] | None:
     """The notebooks whose results ``path`` reads, as its metadata lists them under ``mnistkit.reads`` (their
     numbers, such as ``["05"]``, each before its own; ``[]`` for none); None when its metadata does not say."""
-    import nbformat
-
     path = Path(path)
-    try:
-        metadata = nbformat.read(path, as_version=4).metadata
-    except Exception as exc:  # not JSON, not a notebook
+    try:  # the JSON alone: nbformat's first read compiles its schema validator with exec(), and a Ctrl-C landing
+        metadata = json.loads(path.read_bytes())["metadata"]  # in there makes Python end killed by SIGINT (-2),
+        if not isinstance(metadata, dict):  # not with run-notebooks' exit code 130; its turn validates it in full
+            raise TypeError(f"its metadata is {type(metadata).__name__}, not a mapping")
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # not JSON, not a notebook
         raise NotebookError(f"cannot read {path} as a notebook ({type(exc).__name__}: {exc})", path) from exc
     ours = metadata.get("mnistkit", {})
     listed = ours.get("reads") if isinstance(ours, dict) else ours
@@ -61,8 +62,8 @@ def reads(path: str | Path) -> tuple[str, ...] | None:
 
 def waits_for(paths: list[Path]) -> dict[Path, list[Path]]:
     """For each notebook of ``paths`` (in series order), the ones before it that must finish before it starts: those
-    its metadata ``mnistkit.reads`` lists, or every one before it when it lists nothing (a notebook that compares
-    what the earlier ones logged or saved, as 07 and 08 do)."""
+    its metadata ``mnistkit.reads`` lists (``[]``: none), or every one before it when its metadata has no
+    ``mnistkit.reads`` (a notebook that compares what the earlier ones logged or saved, as 07 and 08 do)."""
     waits = {}
     for i, path in enumerate(paths):
         listed = reads(path)

@@ -97,19 +97,13 @@ def _run_notebooks(args) -> int:
     if jobs > 1:  # doctor --calibrate refuses such a log: a notebook's time beside another is not its time alone
         print(side_by_side_line(jobs), flush=True)
 
-    reported = []
-
-    def failed(path, error):  # each notebook that fails, as it does (two side by side may both fail)
-        reported.append(error)
-        print(f"{path.name:<34} FAILED: {error}", file=sys.stderr, flush=True)
-
-    try:
-        total = run_series(paths, jobs=jobs, failed_dir=failed_dir, failed=failed,
+    try:  # each notebook that fails is named as it does (two side by side may both fail)
+        total = run_series(paths, jobs=jobs, failed_dir=failed_dir,
                            started=lambda path: print(f"{path.name:<34} running ({prof.name} profile) ...", flush=True),
-                           finished=lambda path, seconds: print(f"{path.name:<34} {seconds:8.1f} s", flush=True))
-    except NotebookError as exc:
-        if exc not in reported:  # found before any notebook ran: one that cannot be read, or its metadata
-            failed(exc.notebook, exc)
+                           finished=lambda path, seconds: print(f"{path.name:<34} {seconds:8.1f} s", flush=True),
+                           failed=lambda path, error: print(f"{path.name:<34} FAILED: {error}", file=sys.stderr,
+                                                            flush=True))
+    except NotebookError:
         return 1
     print(f"{'all notebooks':<34} {total:8.1f} s")
     if prof.name != "full":  # the committed lessons hold full-profile outputs: say they were written over

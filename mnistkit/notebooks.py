@@ -27,7 +27,7 @@ def side_by_side_line(jobs: int) -> str:
 
 class NotebookError(RuntimeError):
     """A notebook that could not be read, run or saved; the message says why, and where any copy went;
-    ``notebook`` is its path when ``run_series`` raised it."""
+    ``notebook`` is its path."""
 
     def __init__(self, message: str, notebook: str | Path | None = None):
         super().__init__(message)
@@ -75,8 +75,8 @@ def run_series(paths: list[Path], *, jobs: int = 1, failed_dir: str | Path | Non
                finished=None, failed=None) -> float:
     """Run ``paths`` (in series order), up to ``jobs`` at a time, each once the notebooks it waits for
     (``waits_for``) have finished; side by side, those that more of the others wait for start first.
-    ``started(path)``, ``finished(path, seconds)`` and ``failed(path, error)`` are called as they happen. Returns the
-    wall time.
+    ``started(path)``, ``finished(path, seconds)`` and ``failed(path, error)`` (each ``NotebookError``, including one
+    found before any runs) are called as they happen. Returns the wall time.
 
     A failing notebook stops any more from starting; those already running finish (and are saved, or fail too), then
     the first ``NotebookError`` is raised. Each notebook runs in a thread of its own, so a Ctrl-C reaches this one:
@@ -85,7 +85,11 @@ def run_series(paths: list[Path], *, jobs: int = 1, failed_dir: str | Path | Non
     """
     started, finished = started or (lambda path: None), finished or (lambda path, seconds: None)
     failed = failed or (lambda path, error: None)
-    waits, done, failures = waits_for(paths), set(), []
+    try:
+        waits, done, failures = waits_for(paths), set(), []
+    except NotebookError as exc:  # a notebook that cannot be read, or its metadata: before any runs
+        failed(exc.notebook, exc)
+        raise
     # side by side, first the notebooks that more of the others wait for (05, which 06 reads); else in series order
     pending = sorted(paths, key=lambda path: (-sum(path in waits[other] for other in paths) if jobs > 1 else 0,
                                               paths.index(path)))
@@ -127,7 +131,6 @@ def run_series(paths: list[Path], *, jobs: int = 1, failed_dir: str | Path | Non
         if isinstance(outcome, KeyboardInterrupt):
             stop.append(True)
         elif isinstance(outcome, NotebookError):
-            outcome.notebook = path
             failures.append(outcome)
             failed(path, outcome)
         elif isinstance(outcome, BaseException):
@@ -170,7 +173,7 @@ def execute_notebook(path: str | Path, *, failed_dir: str | Path | None = None, 
     try:
         nb = nbformat.read(path, as_version=4)
     except Exception as exc:  # not JSON, not a notebook, unreadable
-        raise NotebookError(f"cannot read {path} as a notebook ({type(exc).__name__}: {exc})") from exc
+        raise NotebookError(f"cannot read {path} as a notebook ({type(exc).__name__}: {exc})", path) from exc
     # the kernel's own log is quiet: otherwise every notebook prints ipykernel's warning that a local kernel talks to
     # this process over TCP without encryption, and a Ctrl-C just as a cell ends adds "KeyboardInterrupt caught"
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
@@ -187,7 +190,7 @@ def execute_notebook(path: str | Path, *, failed_dir: str | Path | None = None, 
             raise KeyboardInterrupt from None
         message = ANSI_COLOUR.sub("", str(exc))  # a cell's traceback comes coloured for a browser, not a log
         raise NotebookError(f"{type(exc).__name__}: {message[-2000:]}\n{_keep(nb, path, failed_dir)}; {path} was "
-                            f"left as it was") from exc
+                            f"left as it was", path) from exc
     if interrupted:  # Ctrl-C between two cells: the kernel had nothing to stop, but the command stops all the same
         raise KeyboardInterrupt
     seconds = time.perf_counter() - start
@@ -195,7 +198,7 @@ def execute_notebook(path: str | Path, *, failed_dir: str | Path | None = None, 
         atomic_write_bytes(path, (nbformat.writes(nb) + "\n").encode())
     except OSError as exc:
         raise NotebookError(f"it ran ({seconds:.0f} s) but cannot be saved in place ({exc.strerror or exc}); "
-                            f"{_keep(nb, path, failed_dir)}") from exc
+                            f"{_keep(nb, path, failed_dir)}", path) from exc
     return seconds
 
 

@@ -234,6 +234,25 @@ def test_run_notebooks_jobs_2_runs_side_by_side_what_reads_nothing_and_the_rest_
                          probe=lambda: 1.0)
 
 
+def ctrl_c_run_notebooks(folder, marks, *options):
+    """``run-notebooks FOLDER [options]`` (full profile) in a new process, Ctrl-C'd as at a terminal a second after
+    every file in ``marks`` exists (the long cells have started); returns its exit code and stderr."""
+    import signal
+    import time
+
+    env = {**os.environ, "MNISTKIT_ARTIFACTS": str(folder / "a"), "MNISTKIT_PROFILE": "full"}
+    proc = subprocess.Popen([sys.executable, "-m", "mnistkit", "run-notebooks", str(folder), *options],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=ctrl_c_as_at_a_terminal)
+    deadline = time.monotonic() + 120
+    while not all(m.exists() for m in marks) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    time.sleep(1)  # into the sleeping cells
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    return proc.returncode, stderr
+
+
 def _log(folder, text):
     path = folder / "run.log"
     path.write_text(text)
@@ -267,25 +286,13 @@ def test_run_notebooks_jobs_2_lets_the_running_notebook_finish_after_a_failure_a
 def test_ctrl_c_in_run_notebooks_jobs_2_stops_every_running_notebook_in_one_line(tmp_path):
     """Two notebooks side by side, both in a long cell: one Ctrl-C stops both and the command (exit 130, one line),
     saves neither and starts nothing more."""
-    import signal
-    import time
-
     started = [tmp_path / "01.started", tmp_path / "02.started"]
     notebooks = [write_notebook(tmp_path / f"0{i}_slow.ipynb", f"open({str(mark)!r}, 'w').close()",
                                 "import time\ntime.sleep(120)", reads=[]) for i, mark in enumerate(started, 1)]
     write_notebook(tmp_path / "03_never.ipynb", f"open({str(tmp_path / '03.ran')!r}, 'w').close()")
     before = [n.read_bytes() for n in notebooks]
-    env = {**os.environ, "MNISTKIT_ARTIFACTS": str(tmp_path / "a"), "MNISTKIT_PROFILE": "full"}
-    proc = subprocess.Popen([sys.executable, "-m", "mnistkit", "run-notebooks", str(tmp_path), "--jobs", "2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            preexec_fn=ctrl_c_as_at_a_terminal)
-    deadline = time.monotonic() + 120
-    while not all(m.exists() for m in started) and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-    time.sleep(1)  # into the sleeping cells
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr
+    returncode, stderr = ctrl_c_run_notebooks(tmp_path, started, "--jobs", "2")
+    assert returncode == 130, stderr
     assert stderr.strip().splitlines() == ["interrupted: run-notebooks stopped"], stderr
     assert [n.read_bytes() for n in notebooks] == before and not (tmp_path / "03.ran").exists()
 
@@ -325,24 +332,12 @@ def test_run_notebooks_command_prints_what_doctor_reads_and_stops_at_a_failing_n
 def test_ctrl_c_in_run_notebooks_stops_the_cell_then_the_command_in_one_line(tmp_path):
     """Ctrl-C at a terminal interrupts the running cell, as Jupyter's stop button does, then the command: exit 130,
     one line, no kernel traceback, the notebook on disk as it was."""
-    import signal
-    import time
-
     started = tmp_path / "started"
     notebook = write_notebook(tmp_path / "01_slow.ipynb", f"open({str(started)!r}, 'w').close()",
                               "import time\ntime.sleep(120)")
     before = notebook.read_bytes()
-    env = {**os.environ, "MNISTKIT_ARTIFACTS": str(tmp_path / "a"), "MNISTKIT_PROFILE": "full"}
-    proc = subprocess.Popen([sys.executable, "-m", "mnistkit", "run-notebooks", str(tmp_path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            preexec_fn=ctrl_c_as_at_a_terminal)
-    deadline = time.monotonic() + 120
-    while not started.exists() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-    time.sleep(1)  # into the sleeping cell
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr
+    returncode, stderr = ctrl_c_run_notebooks(tmp_path, [started])
+    assert returncode == 130, stderr
     assert stderr.strip().splitlines() == ["interrupted: run-notebooks stopped"], stderr
     assert notebook.read_bytes() == before
 

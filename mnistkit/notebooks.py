@@ -7,6 +7,7 @@ import os
 import queue
 import re
 import signal
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -145,6 +146,26 @@ def run_series(paths: list[Path], *, jobs: int = 1, failed_dir: str | Path | Non
     return time.perf_counter() - begin
 
 
+def kernel_manager_class(base: type | None = None) -> type:
+    """``base`` (default: jupyter_client's ``AsyncKernelManager``, nbclient's) reaching its kernel over Unix sockets
+    named after the kernel's own connection file, on POSIX; elsewhere ``base`` itself. Over TCP, kernels started side
+    by side (run-notebooks' jobs, make test's two workers) can race for one free port, and the loser dies at start-up
+    ("Kernel died before replying to kernel_info")."""
+    if base is None:
+        from jupyter_client import AsyncKernelManager as base
+    if os.name != "posix":
+        return base
+
+    class OnUnixSockets(base):
+        def __init__(self, **kwargs):
+            if "connection_file" not in kwargs:
+                fd, kwargs["connection_file"] = tempfile.mkstemp(prefix="kernel-", suffix=".json")
+                os.close(fd)
+            super().__init__(**{"transport": "ipc", **kwargs})  # sockets <connection file>-ipc-1 to -5
+
+    return OnUnixSockets
+
+
 def _in_a_thread(delay, function, *args):
     """``loop.call_later`` for a thread with no event loop: ``function(*args)`` after ``delay`` seconds."""
     timer = threading.Timer(delay, function, args)
@@ -174,9 +195,9 @@ def execute_notebook(path: str | Path, *, failed_dir: str | Path | None = None, 
         nb = nbformat.read(path, as_version=4)
     except Exception as exc:  # not JSON, not a notebook, unreadable
         raise NotebookError(f"cannot read {path} as a notebook ({type(exc).__name__}: {exc})", path) from exc
-    # the kernel's own log is quiet: otherwise every notebook prints ipykernel's warning that a local kernel talks to
-    # this process over TCP without encryption, and a Ctrl-C just as a cell ends adds "KeyboardInterrupt caught"
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+    # the kernel's own log is quiet: otherwise a notebook can print ipykernel's warnings (over TCP, that it talks to
+    # this process without encryption), and a Ctrl-C just as a cell ends adds "KeyboardInterrupt caught"
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", kernel_manager_class=kernel_manager_class(),
                             extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()

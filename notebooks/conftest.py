@@ -6,10 +6,17 @@ nbval starts inherits this environment.
 import os
 import re
 
+import nbval.kernel
 import pytest
+from jupyter_client.manager import KernelManager
+
+from mnistkit.notebooks import kernel_manager_class
 
 os.environ.setdefault("MNISTKIT_PROFILE", "quick")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# nbval's kernels over Unix sockets, as run-notebooks' are: two workers starting kernels at once cannot race for one
+# TCP port (a fresh-clone make test here once ended with 01's kernel "died before replying to kernel_info")
+nbval.kernel.KernelManager = kernel_manager_class(KernelManager)
 
 # Solutions that read what a lesson saved (08's finalists, 07's compact CNN) run after the lessons, on their worker.
 AFTER_THE_LESSONS = re.compile(r"solutions/0[89]_")

@@ -412,8 +412,12 @@ def test_run_notebooks_says_which_step_failed_and_where_the_copy_went(tmp_path, 
     assert "\x1b[" not in str(failed.value)  # the traceback without the browser's colour codes
 
     capfd.readouterr()
-    notebooks.execute_notebook(write_notebook(tmp_path / "04_ok.ipynb", "print(6 * 7)"))
+    ok = write_notebook(tmp_path / "04_ok.ipynb", "import json, ipykernel.connect\n"
+                        "print(json.loads(open(ipykernel.connect.get_connection_file()).read())['transport'])")
+    notebooks.execute_notebook(ok)
     assert "WARNING" not in capfd.readouterr().err  # the kernel's TCP-without-encryption warning, once per notebook
+    # over Unix sockets, no TCP port that a kernel started beside it could take first
+    assert nbformat.read(ok, 4).cells[0].outputs[0]["text"].strip() == ("ipc" if os.name == "posix" else "tcp")
 
     fine = write_notebook(tmp_path / "03_fine.ipynb", "print(6 * 7)")
     before, real_write = fine.read_bytes(), notebooks.atomic_write_bytes

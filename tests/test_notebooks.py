@@ -90,10 +90,13 @@ def quick_notebook(name: str, tmp_path, monkeypatch):
     (callers take the ``mnist`` fixture: these runs need the data)."""
     from nbclient import NotebookClient
 
+    from mnistkit.notebooks import kernel_manager_class
+
     monkeypatch.setenv("MNISTKIT_PROFILE", "quick")
     monkeypatch.setenv("MNISTKIT_ARTIFACTS", str(tmp_path))
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
-    client = NotebookClient(nb, kernel_name="python3", timeout=600, resources={"metadata": {"path": str(NOTEBOOKS)}})
+    client = NotebookClient(nb, kernel_name="python3", timeout=600, resources={"metadata": {"path": str(NOTEBOOKS)}},
+                            kernel_manager_class=kernel_manager_class())  # as run-notebooks starts them
     return nb, client
 
 

@@ -31,6 +31,10 @@ except ImportError:  # pragma: no cover
 
 LOG_NAME = "experiments.jsonl"
 COLUMNS = ("notebook", "name", "val_accuracy", "test_accuracy", "params", "epochs", "seconds", "seed")
+# Every field of a run's record (mnistkit.training.Run.record), in order: leaderboard(details=True) has these
+# columns even before any run is logged, so a notebook can select on them (08 reads "checkpoint").
+RECORD_FIELDS = ("notebook", "name", "params", "epochs", "best_epoch", "seconds", "val_accuracy", "val_loss",
+                 "test_accuracy", "test_loss", "seed", "profile", "checkpoint", "config", "run_id")
 
 
 class LogError(ValueError):
@@ -196,15 +200,17 @@ def leaderboard(*, notebook=None, path: str | Path | None = None, columns=COLUMN
         raise ValueError(f"notebook={notebook!r} is not valid; give a notebook's name or its prefix, e.g. '02'")
     frame = pd.DataFrame(usable_records(path))
     if frame.empty:
-        return pd.DataFrame(columns=list(columns))
+        return pd.DataFrame(columns=[*columns, *(f for f in RECORD_FIELDS if f not in columns and details)])
     if notebook is not None:
         frame = frame[frame.get("notebook", pd.Series("", index=frame.index)).astype(str).str.startswith(wanted)]
     if sort_by not in frame.columns:
         if sort_by not in columns:
             raise ValueError(f"sort_by={sort_by!r} is not a column; choose one of: {', '.join(frame.columns)}")
         frame[sort_by] = float("nan")  # a field no logged run has yet: an empty column, not an error
-    first = [c for c in columns if c in frame.columns]
-    frame = frame[first + ([c for c in frame.columns if c not in first] if details else [])]
+    shown = [c for c in columns if c in frame.columns]
+    if details:  # every other field, and an empty column for a field no record has yet
+        shown += [c for c in frame.columns if c not in shown] + [f for f in RECORD_FIELDS if f not in frame.columns]
+    frame = frame.reindex(columns=shown)
     return frame.sort_values(sort_by, ascending=not sort_by.endswith("accuracy"), kind="stable",
                              na_position="last").reset_index(drop=True)
 

@@ -117,9 +117,7 @@ class Run:
 
     def record(self) -> dict:
         """The experiment-log record of this run."""
-        keys = ("notebook", "name", "params", "epochs", "best_epoch", "seconds", "val_accuracy", "val_loss",
-                "test_accuracy", "test_loss", "seed", "profile", "checkpoint", "config", "run_id")
-        return {k: getattr(self, k) for k in keys}
+        return {k: getattr(self, k) for k in results.RECORD_FIELDS}
 
     def __repr__(self) -> str:
         test = "" if self.test_accuracy is None else f", test_accuracy={self.test_accuracy:.4f}"

@@ -29,6 +29,17 @@ def test_empty_log_gives_an_empty_frame(tmp_path):
     assert isinstance(board, pd.DataFrame) and board.empty and "val_accuracy" in board.columns
 
 
+@pytest.mark.parametrize("records", [[], [{"name": "arch-32", "val_accuracy": 0.9}]], ids=["no runs", "no checkpoint"])
+def test_details_carry_every_record_field_before_any_run_has_logged_it(tmp_path, records):
+    """08 on a fresh clone selects runs by ``checkpoint`` before naming the notebooks to run: no KeyError."""
+    log = tmp_path / "e.jsonl"
+    for record in records:
+        results.append_record(record, path=log)
+    board = results.leaderboard(path=log, details=True)
+    assert set(results.RECORD_FIELDS) <= set(board.columns)
+    assert board[board["name"].str.startswith("arch-") & board["checkpoint"].notna()].empty  # 08's selection
+
+
 def test_bad_sort_column_names_the_valid_ones(tmp_path):
     log = tmp_path / "e.jsonl"
     results.append_record({"name": "a", "val_accuracy": 0.9}, path=log)

@@ -150,5 +150,9 @@ def no_model_message() -> str:
     """What ``predict`` and ``serve`` say when ``default_model()`` finds nothing: where they looked, what to do."""
     name = profile().name
     run = "make run" if name == "full" else f"MNISTKIT_PROFILE={name} make run"
+    elsewhere = [] if os.environ.get("MNISTKIT_ARTIFACTS") else [  # another profile's artifacts hold one
+        other for other in PROFILES if other != name
+        and any((project_dir() / "artifacts" / other / model).is_file() for model in DEFAULT_MODELS)]
     return (f"no trained model found in {artifacts_dir()}; pass --model PATH.keras, or run notebook 05, 06, 07 or 08 "
-            f"in the {name} profile ({run}) to save one")
+            f"in the {name} profile ({run}) to save one"
+            + "".join(f", or set MNISTKIT_PROFILE={other} (its artifacts hold one)" for other in elsewhere))

@@ -91,3 +91,20 @@ def test_a_non_editable_install_writes_artifacts_where_the_user_works(tmp_path):
     installed_at, artifacts = done.stdout.split()
     assert Path(installed_at).is_relative_to(site)  # the installed copy, not this checkout
     assert Path(artifacts) == work / "artifacts" / "full"
+
+
+def test_with_no_model_in_this_profile_the_message_names_a_profile_whose_artifacts_hold_one(monkeypatch, tmp_path):
+    """A learner who ran the quick profile, then `predict` in the default full one: told where the model is."""
+    monkeypatch.delenv("MNISTKIT_ARTIFACTS", raising=False)
+    monkeypatch.setenv("MNISTKIT_PROFILE", "full")
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert "MNISTKIT_PROFILE=" not in config.no_model_message()
+    saved = tmp_path / "artifacts" / "quick" / config.DEFAULT_MODELS[1]
+    saved.parent.mkdir(parents=True)
+    saved.write_bytes(b"")
+    message = config.no_model_message()
+    assert message.startswith(f"no trained model found in {tmp_path / 'artifacts' / 'full'}; pass --model")
+    assert message.endswith("or set MNISTKIT_PROFILE=quick (its artifacts hold one)"), message
+    monkeypatch.setenv("MNISTKIT_ARTIFACTS", str(tmp_path / "mine"))  # one folder named: no other profile to offer
+    assert "MNISTKIT_PROFILE=" not in config.no_model_message()

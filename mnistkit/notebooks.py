@@ -204,14 +204,17 @@ def execute_notebook(path: str | Path, *, failed_dir: str | Path | None = None, 
     interrupted, ctrl_c = _interrupt_the_kernel_on_ctrl_c(client)
     if on_ctrl_c is not None:
         on_ctrl_c(ctrl_c)
-    try:
-        client.execute()
-    except Exception as exc:
-        if interrupted:  # the kernel stopped the cell; the caller stops too, as Ctrl-C asked
-            raise KeyboardInterrupt from None
-        message = ANSI_COLOUR.sub("", str(exc))  # a cell's traceback comes coloured for a browser, not a log
-        raise NotebookError(f"{type(exc).__name__}: {message[-2000:]}\n{_keep(nb, path, failed_dir)}; {path} was "
-                            f"left as it was", path) from exc
+    # the kernel process's own stderr goes to a file, not the terminal: a kernel shut down by a Ctrl-C can log a
+    # traceback of ipykernel's there (its sockets closing under it); a failure's message quotes the file's last lines
+    with tempfile.TemporaryFile() as kernel_log:
+        try:
+            client.execute(stderr=kernel_log)
+        except Exception as exc:
+            if interrupted:  # the kernel stopped the cell; the caller stops too, as Ctrl-C asked
+                raise KeyboardInterrupt from None
+            message = ANSI_COLOUR.sub("", str(exc))  # a cell's traceback comes coloured for a browser, not a log
+            raise NotebookError(f"{type(exc).__name__}: {message[-2000:]}{_last_lines(kernel_log)}\n"
+                                f"{_keep(nb, path, failed_dir)}; {path} was left as it was", path) from exc
     if interrupted:  # Ctrl-C between two cells: the kernel had nothing to stop, but the command stops all the same
         raise KeyboardInterrupt
     seconds = time.perf_counter() - start
@@ -262,6 +265,12 @@ def _interrupt_the_kernel_on_ctrl_c(client) -> tuple[list, object]:
     client.on_cell_execute = lambda **_: cell_running.append(True)  # just before the request goes out
     client.on_cell_executed = lambda **_: cell_running.clear()  # once its reply is in
     return interrupts, on_ctrl_c
+
+
+def _last_lines(log, n: int = 10) -> str:
+    """The last ``n`` lines of the kernel's log file, each as a line of a message; "" when it logged nothing."""
+    log.seek(0)
+    return "".join(f"\nkernel: {line}" for line in log.read().decode(errors="replace").strip().splitlines()[-n:])
 
 
 def _keep(nb, path: Path, failed_dir) -> str:

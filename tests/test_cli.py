@@ -393,6 +393,19 @@ def test_the_kill_after_a_ctrl_c_is_harmless_once_nbclient_has_cleaned_up(monkey
 
 
 @pytest.mark.cli
+def test_the_kernels_own_stderr_stays_off_the_terminal_and_a_failure_quotes_it(tmp_path, capfd):
+    """What the kernel process writes to its stderr (ipykernel's traceback when a Ctrl-C shuts it down mid-send, a
+    crash's last words) is not the command's one line; a failing notebook's message ends with it."""
+    from mnistkit import notebooks
+
+    broken = write_notebook(tmp_path / "01_noisy.ipynb", "import os\nos.write(2, b'straight to fd 2\\n')\n1 / 0")
+    capfd.readouterr()
+    with pytest.raises(notebooks.NotebookError, match="ZeroDivisionError") as failed:
+        notebooks.execute_notebook(broken)
+    assert "\nkernel: straight to fd 2" in str(failed.value) and "straight to fd 2" not in capfd.readouterr().err
+
+
+@pytest.mark.cli
 def test_run_notebooks_says_which_step_failed_and_where_the_copy_went(tmp_path, monkeypatch, capfd):
     """Not a notebook, a failing cell, a copy that cannot be kept, a result that cannot be saved: each said as it is,
     and the notebook on disk left as it was."""

@@ -140,9 +140,9 @@ DEFAULT_MODELS = ("export/mnist_best.keras", "models/best_cnn.keras", "models/be
 MODEL_HELP = f"a .keras model (default: the first found under artifacts/<profile>/ of {', '.join(DEFAULT_MODELS)})"
 
 
-def default_model() -> Path | None:
-    """The first of ``DEFAULT_MODELS`` saved under the active profile's artifacts, or None."""
-    root = artifacts_dir()
+def default_model(profile_name: str | None = None) -> Path | None:
+    """The first of ``DEFAULT_MODELS`` saved under a profile's artifacts (default: the active one's), or None."""
+    root = artifacts_dir(profile_name)
     return next((root / name for name in DEFAULT_MODELS if (root / name).is_file()), None)
 
 
@@ -150,9 +150,8 @@ def no_model_message() -> str:
     """What ``predict`` and ``serve`` say when ``default_model()`` finds nothing: where they looked, what to do."""
     name = profile().name
     run = "make run" if name == "full" else f"MNISTKIT_PROFILE={name} make run"
-    elsewhere = [] if os.environ.get("MNISTKIT_ARTIFACTS") else [  # another profile's artifacts hold one
-        other for other in PROFILES if other != name
-        and any((project_dir() / "artifacts" / other / model).is_file() for model in DEFAULT_MODELS)]
+    elsewhere = [] if os.environ.get("MNISTKIT_ARTIFACTS") else [  # (one folder named: no other profile's)
+        other for other in PROFILES if other != name and default_model(other)]
     return (f"no trained model found in {artifacts_dir()}; pass --model PATH.keras, or run notebook 05, 06, 07 or 08 "
             f"in the {name} profile ({run}) to save one"
             + "".join(f", or set MNISTKIT_PROFILE={other} (its artifacts hold one)" for other in elsewhere))

@@ -195,8 +195,9 @@ def execute_notebook(path: str | Path, *, failed_dir: str | Path | None = None, 
         nb = nbformat.read(path, as_version=4)
     except Exception as exc:  # not JSON, not a notebook, unreadable
         raise NotebookError(f"cannot read {path} as a notebook ({type(exc).__name__}: {exc})", path) from exc
-    # the kernel's own log is quiet: otherwise a notebook can print ipykernel's warnings (over TCP, that it talks to
-    # this process without encryption), and a Ctrl-C just as a cell ends adds "KeyboardInterrupt caught"
+    # the kernel's own log is quiet (no ipykernel warnings, no "KeyboardInterrupt caught" after a Ctrl-C), and the
+    # kernel process's stderr goes to a file, not the terminal: a kernel shut down by a Ctrl-C can print a traceback
+    # of ipykernel's there (its sockets closing under it); a failure's message quotes the file's last lines
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", kernel_manager_class=kernel_manager_class(),
                             extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
                             resources={"metadata": {"path": str(path.parent)}})
@@ -204,8 +205,6 @@ def execute_notebook(path: str | Path, *, failed_dir: str | Path | None = None, 
     interrupted, ctrl_c = _interrupt_the_kernel_on_ctrl_c(client)
     if on_ctrl_c is not None:
         on_ctrl_c(ctrl_c)
-    # the kernel process's own stderr goes to a file, not the terminal: a kernel shut down by a Ctrl-C can log a
-    # traceback of ipykernel's there (its sockets closing under it); a failure's message quotes the file's last lines
     with tempfile.TemporaryFile() as kernel_log:
         try:
             client.execute(stderr=kernel_log)

@@ -200,7 +200,8 @@ def leaderboard(*, notebook=None, path: str | Path | None = None, columns=COLUMN
         raise ValueError(f"notebook={notebook!r} is not valid; give a notebook's name or its prefix, e.g. '02'")
     frame = pd.DataFrame(usable_records(path))
     if frame.empty:
-        return pd.DataFrame(columns=[*columns, *(f for f in RECORD_FIELDS if f not in columns and details)])
+        extra = [f for f in RECORD_FIELDS if f not in columns] if details else []
+        return pd.DataFrame(columns=[*columns, *extra])
     if notebook is not None:
         frame = frame[frame.get("notebook", pd.Series("", index=frame.index)).astype(str).str.startswith(wanted)]
     if sort_by not in frame.columns:
